@@ -1,0 +1,118 @@
+"""Fourier transforms and resolution shells on the half spectrum of real maps.
+
+Maps are float32 arrays indexed (z, y, x) with the voxel size in A per axis (x, y, z order is
+NOT used here: ``voxel_size`` follows the array axes, (vz, vy, vx)).  Spectra are complex64
+``rfftn`` half spectra; the last axis holds kx = 0 .. N/2.  Compute a map's spectrum once with
+:func:`rfft` and pass it along.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+
+
+def rfft(rho: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Half spectrum of a real map, complex64 (unnormalised forward transform)."""
+    return scipy.fft.rfftn(np.asarray(rho, dtype=np.float32), workers=threads)
+
+
+def irfft(F: np.ndarray, shape, threads: int = 1) -> np.ndarray:
+    """Real map (float32) of a half spectrum; ``shape`` is the map's shape."""
+    return scipy.fft.irfftn(F, s=tuple(shape), workers=threads).astype(np.float32, copy=False)
+
+
+def frequencies(shape, voxel_size):
+    """Spatial frequencies (1/A) along each axis of the half spectrum, as broadcastable arrays."""
+    vz, vy, vx = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
+    nz, ny, nx = shape
+    fz = scipy.fft.fftfreq(nz, d=vz).astype(np.float32)[:, None, None]
+    fy = scipy.fft.fftfreq(ny, d=vy).astype(np.float32)[None, :, None]
+    fx = scipy.fft.rfftfreq(nx, d=vx).astype(np.float32)[None, None, :]
+    return fz, fy, fx
+
+
+def half_spectrum_multiplicity(shape) -> np.ndarray:
+    """How many coefficients of the full spectrum each half-spectrum entry stands for.
+
+    2 for 0 < kx < N/2 (its Friedel mate is not stored), 1 on the kx = 0 plane and, for even N,
+    on the kx = N/2 plane.  Shape broadcastable to the half spectrum (1, 1, nx//2 + 1).
+    """
+    nx = shape[-1]
+    m = np.full(nx // 2 + 1, 2.0, dtype=np.float32)
+    m[0] = 1.0
+    if nx % 2 == 0:
+        m[-1] = 1.0
+    return m[None, None, :]
+
+
+@dataclass
+class Shells:
+    """Resolution shells of a half spectrum, computed once per box and passed along.
+
+    ``index``: shell of each coefficient (int32, half-spectrum shape; shells beyond the corner
+    of the box are clipped into the last shell).  ``s``: centre of each shell in 1/A.
+    ``count``: number of full-spectrum coefficients per shell (multiplicity included).
+    ``s_grid``: |s| of each coefficient in 1/A (float32).
+    """
+
+    shape: tuple
+    voxel_size: np.ndarray
+    index: np.ndarray
+    s: np.ndarray
+    count: np.ndarray
+    s_grid: np.ndarray
+    weight: np.ndarray  # multiplicity, broadcastable to the half spectrum
+
+    @classmethod
+    def for_box(cls, shape, voxel_size, n_shells: int | None = None) -> "Shells":
+        shape = tuple(int(n) for n in shape)
+        vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,)).copy()
+        fz, fy, fx = frequencies(shape, vs)
+        s_grid = np.sqrt(fz * fz + fy * fy + fx * fx)
+        # Shell width: one Fourier pixel of the longest box edge; shells reach Nyquist of the
+        # coarsest axis (beyond that, corners only).
+        width = 1.0 / float(np.max(np.asarray(shape) * vs))
+        s_max = 0.5 / float(vs.max())
+        if n_shells is None:
+            n_shells = max(2, int(round(s_max / width)))
+        width = s_max / n_shells
+        index = np.minimum((s_grid / width).astype(np.int32), n_shells - 1)
+        weight = half_spectrum_multiplicity(shape)
+        count = np.bincount(index.ravel(), weights=np.broadcast_to(weight, index.shape).ravel(),
+                            minlength=n_shells)
+        s = (np.arange(n_shells) + 0.5) * width
+        return cls(shape, vs, index, s, count, s_grid, weight)
+
+    @property
+    def n(self) -> int:
+        return len(self.s)
+
+    @property
+    def resolution(self) -> np.ndarray:
+        """Resolution (A) at the centre of each shell."""
+        return 1.0 / self.s
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum over each shell of a real half-spectrum quantity, Friedel mates included."""
+        w = np.broadcast_to(self.weight, self.index.shape)
+        return np.bincount(self.index.ravel(), weights=(values * w).ravel(), minlength=self.n)
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        return self.sum(values) / np.maximum(self.count, 1)
+
+    def expand(self, per_shell: np.ndarray) -> np.ndarray:
+        """A per-shell quantity put onto every coefficient (float32, half-spectrum shape).
+
+        Linear interpolation between shell centres, so that scale factors have no steps.
+        """
+        per_shell = np.asarray(per_shell, dtype=np.float64)
+        width = self.s[1] - self.s[0]
+        x = self.s_grid / width - 0.5
+        return np.interp(x.ravel(), np.arange(self.n), per_shell).astype(
+            np.float32).reshape(self.s_grid.shape)
+
+    def significance(self) -> np.ndarray:
+        """2 / sqrt(number of coefficients): an FSC below this is indistinguishable from 0."""
+        return 2.0 / np.sqrt(np.maximum(self.count / 2.0, 1.0))

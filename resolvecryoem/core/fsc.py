@@ -1,0 +1,58 @@
+"""Fourier shell correlation, resolution from FSC curves, and the FSC <-> CC_ref relations."""
+from __future__ import annotations
+
+import numpy as np
+
+from .fourier import Shells
+
+
+def cov(F1: np.ndarray, F2: np.ndarray, shells: Shells) -> np.ndarray:
+    """Per-shell covariance: mean over the shell of Re(F1 conj(F2))."""
+    return shells.mean((F1.real * F2.real + F1.imag * F2.imag))
+
+
+def power(F: np.ndarray, shells: Shells) -> np.ndarray:
+    """Per-shell mean |F|^2."""
+    return shells.mean(F.real * F.real + F.imag * F.imag)
+
+
+def fsc(F1: np.ndarray, F2: np.ndarray, shells: Shells) -> np.ndarray:
+    """Fourier shell correlation of two half spectra."""
+    c = cov(F1, F2, shells)
+    d = np.sqrt(power(F1, shells) * power(F2, shells))
+    return np.where(d > 0, c / np.where(d > 0, d, 1.0), 0.0)
+
+
+def resolution_at(curve: np.ndarray, shells: Shells, threshold: float,
+                  start: int = 1) -> float:
+    """Resolution (A) where a curve first falls below ``threshold``, interpolated in s.
+
+    ``start`` skips the origin shell(s).  Returns the Nyquist resolution of the box when the
+    curve never falls below the threshold.
+    """
+    curve = np.asarray(curve)
+    below = np.nonzero(curve[start:] < threshold)[0]
+    if len(below) == 0:
+        return float(1.0 / shells.s[-1])
+    i = below[0] + start
+    if i == 0:
+        return float(1.0 / shells.s[0])
+    c0, c1 = curve[i - 1], curve[i]
+    t = (c0 - threshold) / (c0 - c1) if c0 != c1 else 0.0
+    s = shells.s[i - 1] + t * (shells.s[i] - shells.s[i - 1])
+    return float(1.0 / s)
+
+
+def fsc_ref(half_map_fsc: np.ndarray) -> np.ndarray:
+    """CC of the half-map average with the truth from the half-map FSC: sqrt(2 FSC/(1+FSC)).
+
+    Rosenthal & Henderson (2003), J Mol Biol 333:721; negative FSC values give 0.
+    """
+    f = np.clip(np.asarray(half_map_fsc, dtype=np.float64), 0.0, 1.0)
+    return np.sqrt(2.0 * f / (1.0 + f))
+
+
+def fsc_from_cc(cc: np.ndarray) -> np.ndarray:
+    """Equivalent half-map FSC of a CC with the truth, CC^2 / (2 - CC^2) (inverse of fsc_ref)."""
+    c2 = np.clip(np.asarray(cc, dtype=np.float64), 0.0, 1.0) ** 2
+    return c2 / (2.0 - c2)
