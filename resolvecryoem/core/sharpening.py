@@ -1,0 +1,140 @@
+"""Resolution-dependent scaling of maps: half-map sharpening, overall B, anisotropy, final scaling.
+
+All scale factors act on half spectra (see fourier.py) and are functions of spatial frequency
+s in 1/A.  Amplitudes with an overall B fall as exp(-B s^2 / 4) (|F| ~ exp(-B sin^2(theta) /
+lambda^2) with s = 2 sin(theta) / lambda).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .fourier import Shells, frequencies
+from .fsc import fsc_ref, power
+
+# Shells coarser than this carry the overall shape of the molecule, not its B factor.
+_B_FIT_LOW_RES_A = 8.0
+
+
+def shell_rms(F: np.ndarray, shells: Shells) -> np.ndarray:
+    """Root-mean-square amplitude per shell."""
+    return np.sqrt(np.maximum(power(F, shells), 0.0))
+
+
+def fit_overall_b(rms: np.ndarray, shells: Shells, resolution_A: float) -> float:
+    """Overall B (A^2) of a map from its shell rms amplitudes, by a Wilson-like fit.
+
+    Fits ln rms(s) = c - B s^2 / 4 over the shells between 8 A and ``resolution_A``
+    (ALGORITHM.md section 3: amplitudes fall as exp(-B s^2 / 4)).
+    """
+    sel = (shells.s >= 1.0 / _B_FIT_LOW_RES_A) & (shells.s <= 1.0 / resolution_A) & (rms > 0)
+    if sel.sum() < 3:
+        return 0.0
+    slope = np.polyfit(shells.s[sel] ** 2, np.log(rms[sel]), 1)[0]
+    return float(-4.0 * slope)
+
+
+def anisotropy_correction(F: np.ndarray, shells: Shells, resolution_A: float,
+                          max_samples: int = 400_000, seed: int = 0) -> np.ndarray:
+    """Factor (half-spectrum shape, float32) that removes the anisotropy of the amplitudes.
+
+    Model: ln|F(s)|^2 = iso(|s|) - s^T U s / 2 with U a traceless symmetric tensor (A^2); the
+    isotropic part is taken out by subtracting each shell's mean of ln|F|^2, and U is fitted by
+    least squares over coefficients between 8 A and ``resolution_A``.  Returns exp(s^T U s / 4),
+    which leaves the overall B unchanged.
+    """
+    fz, fy, fx = frequencies(shells.shape, shells.voxel_size)
+    sel = (shells.s_grid >= 1.0 / _B_FIT_LOW_RES_A) & (shells.s_grid <= 1.0 / resolution_A)
+    idx = np.flatnonzero(sel)
+    if idx.size < 50:
+        return np.ones(shells.s_grid.shape, np.float32)
+    if idx.size > max_samples:
+        idx = np.random.default_rng(seed).choice(idx, max_samples, replace=False)
+    amp2 = (F.real ** 2 + F.imag ** 2).ravel()[idx]
+    ok = amp2 > 0
+    idx, lnf = idx[ok], np.log(amp2[ok])
+    shell = shells.index.ravel()[idx]
+    mean_by_shell = np.bincount(shell, lnf, shells.n) / np.maximum(
+        np.bincount(shell, minlength=shells.n), 1)
+    y = lnf - mean_by_shell[shell]
+    kz, ky, kx = np.unravel_index(idx, shells.s_grid.shape)
+    sz, sy, sx = fz.ravel()[kz], fy.ravel()[ky], fx.ravel()[kx]
+    s2 = sz * sz + sy * sy + sx * sx
+    # Traceless basis: xx-yy, yy-zz (diagonal), xy, xz, yz; centre each column per shell so
+    # that only the anisotropic part is fitted.
+    cols = [sx * sx - s2 / 3, sy * sy - s2 / 3, 2 * sx * sy, 2 * sx * sz, 2 * sy * sz]
+    A = np.stack([c - (np.bincount(shell, c, shells.n) / np.maximum(
+        np.bincount(shell, minlength=shells.n), 1))[shell] for c in cols], axis=1)
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    uxx, uyy, uxy, uxz, uyz = -2.0 * coef  # ln|F|^2 = ... - s^T U s / 2
+    uzz = -(uxx + uyy)
+    quad = (uxx * fx * fx + uyy * fy * fy + uzz * fz * fz
+            + 2 * uxy * fx * fy + 2 * uxz * fx * fz + 2 * uyz * fy * fz)
+    return np.exp(quad / 4.0).astype(np.float32)
+
+
+def b_factor_scale(shells: Shells, b_A2: float) -> np.ndarray:
+    """Per-shell amplitude factor exp(-B s^2 / 4)."""
+    return np.exp(-b_A2 * shells.s ** 2 / 4.0)
+
+
+def half_map_sharpening_scale(rms_avg: np.ndarray, half_fsc: np.ndarray, shells: Shells,
+                              b_iso: float, resolution_A: float,
+                              unsharpened: bool = False) -> np.ndarray:
+    """Per-shell scale applied to both half maps before density modification.
+
+    Default (half-map sharpening, ALGORITHM.md section 3): scale(s) = FSC_ref(s) x
+    target(s) / rms(s), target(s) = exp(-b_iso s^2 / 4), so the sharpened average has the
+    overall B b_iso and each shell weighted by its estimated correlation with the truth.
+    ``unsharpened`` (density_modify_unsharpened_maps): only the overall B is changed to b_iso,
+    exp(-(b_iso - B_map) s^2 / 4), keeping the map's own resolution dependence otherwise.
+    The scale is normalised to 1 at the lowest non-origin shells (below 8 A on average).
+    """
+    if unsharpened:
+        b_map = fit_overall_b(rms_avg, shells, resolution_A)
+        scale = b_factor_scale(shells, b_iso - b_map)
+    else:
+        target = b_factor_scale(shells, b_iso)
+        scale = fsc_ref(half_fsc) * target / np.where(rms_avg > 0, rms_avg, np.inf)
+    low = (shells.s > 0) & (shells.s < 1.0 / _B_FIT_LOW_RES_A)
+    norm = np.mean(scale[low] * rms_avg[low]) / max(np.mean(rms_avg[low]), 1e-30) \
+        if low.any() else scale[1]
+    return scale / norm if norm > 0 else scale
+
+
+def lowpass(shells: Shells, d_min_A: float, width_A: float | None = None) -> np.ndarray:
+    """Soft low-pass (half-spectrum shape, float32): 1 below 1/d_min, cosine to 0 over a band.
+
+    The band spans one shell width beyond 1/d_min unless ``width_A`` (in 1/s units: the band
+    ends at 1/(d_min - width_A)) says otherwise; a soft edge avoids ripples in the map.
+    """
+    s0 = 1.0 / d_min_A
+    band = (shells.s[1] - shells.s[0]) * 2.0 if width_A is None else \
+        1.0 / max(d_min_A - width_A, 1e-3) - s0
+    t = np.clip((shells.s_grid - s0) / band, 0.0, 1.0)
+    return (0.5 * (1.0 + np.cos(np.pi * t))).astype(np.float32)
+
+
+def final_scale(rms_final: np.ndarray, cc_ref: np.ndarray, rms_target: np.ndarray,
+                shells: Shells, final_scale_with_fsc_ref: bool = True,
+                geometric_scaling: bool = True, spectral_profile: np.ndarray | None = None
+                ) -> np.ndarray:
+    """Per-shell scale of the final map (ALGORITHM.md section 6, "Final scaling").
+
+    The amplitude aimed at in each shell is CC_ref(s) x target(s) where target(s) is
+    ``rms_target`` (the half-map-sharpened amplitudes); with ``geometric_scaling`` it moves
+    part-way (geometric mean) toward flat amplitudes matching the low-resolution shells.
+    Without ``final_scale_with_fsc_ref`` the CC_ref weighting is replaced by its square root
+    (part-way between FSC-based sharpening and constant amplitudes, as the manual describes).
+    ``spectral_profile`` (per shell, optional) multiplies the target by the radial profile of
+    a typical macromolecule.
+    """
+    cc = np.clip(cc_ref, 0.0, 1.0)
+    weight = cc if final_scale_with_fsc_ref else np.sqrt(cc)
+    target = np.asarray(rms_target, dtype=np.float64)
+    if geometric_scaling:
+        low = (shells.s > 0) & (shells.s < 1.0 / _B_FIT_LOW_RES_A)
+        flat = np.mean(target[low]) if low.any() else target[1]
+        target = np.sqrt(np.maximum(target, 0.0) * flat)
+    if spectral_profile is not None:
+        target = target * spectral_profile
+    return weight * target / np.where(rms_final > 0, rms_final, np.inf)
