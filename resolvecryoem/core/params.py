@@ -48,7 +48,7 @@ class DensityModificationParams:
         None, "Resolution in A to which density modification extends. Empty or 0: automatic "
               "(dm_resolution_ratio x resolution). Its exact value matters; try +-10%.")
     dm_resolution_ratio: float = _p(
-        0.9, "Automatic dm_resolution = this ratio x resolution (finer than the FSC "
+        0.75, "Automatic dm_resolution = this ratio x resolution (finer than the FSC "
              "resolution, as the reference program does).")
 
     # --- boxing -----------------------------------------------------------------------------
@@ -70,7 +70,7 @@ class DensityModificationParams:
 
     # --- density modification ---------------------------------------------------------------
     cycles: int = _p(
-        3, "Cycles of map-likelihood phasing and recombination. Each cycle starts from the "
+        1, "Cycles of map-likelihood phasing and recombination. Each cycle starts from the "
            "recombined half maps of the previous one.")
     use_molecule_histogram: bool = _p(
         True, "Use the density histogram of the molecule region in the likelihood. Off, "

@@ -48,13 +48,36 @@ class Recombination:
     trusted: np.ndarray  # shells where the half maps agree beyond noise
 
 
+# Shell statistics are averaged over this many neighbouring shells on each side before the
+# weights are computed: the ratios of covariances are noisy in thin shells, and the weights
+# should vary smoothly with resolution.
+SMOOTH_SHELLS = 2
+
+
+def smoothed(values: np.ndarray, shells: Shells, half_width: int = SMOOTH_SHELLS) -> np.ndarray:
+    """Count-weighted running mean of a per-shell statistic over +-half_width shells."""
+    k = np.ones(2 * half_width + 1)
+    num = np.convolve(values * shells.count, k, mode="same")
+    den = np.convolve(shells.count, k, mode="same")
+    out = num / np.maximum(den, 1)
+    out[0] = values[0]  # the origin shell stands alone
+    return out
+
+
+def _stat(fn, X, Y, shells):
+    return smoothed(fn(X, Y, shells) if Y is not None else fn(X, shells), shells)
+
+
 def signal_variance(O1, O2, shells: Shells) -> tuple:
     """var S = cov(O1, O2) per shell, and the shells where it is significant (half-map FSC
-    above 2/sqrt(number of coefficients))."""
-    var_s = cov(O1, O2, shells)
-    var_o = 0.5 * (power(O1, shells) + power(O2, shells))
-    trusted = var_s > shells.significance() * var_o
-    floor = shells.significance() * var_o
+    above 2/sqrt(number of coefficients in the smoothing window))."""
+    var_s = _stat(cov, O1, O2, shells)
+    var_o = 0.5 * (_stat(power, O1, None, shells) + _stat(power, O2, None, shells))
+    n_window = np.convolve(shells.count, np.ones(2 * SMOOTH_SHELLS + 1), mode="same")
+    significance = 2.0 / np.sqrt(np.maximum(n_window / 2.0, 1.0))
+    trusted = var_s > significance * var_o
+    # Floor: a noisy or empty shell must not give a zero or negative signal variance.
+    floor = np.maximum(significance * var_o, 1e-30)
     return np.maximum(var_s, floor), trusted
 
 
@@ -79,9 +102,9 @@ def half_weights(O_i, O_j, D_i, shells: Shells) -> Weights:
     independently (and in parallel) in every cycle.
     """
     var_s, trusted = signal_variance(O_i, O_j, shells)
-    a = cov(D_i, O_j, shells) / var_s
-    return best_linear_weights(power(O_i, shells), power(D_i, shells), cov(O_i, D_i, shells),
-                               var_s, a, trusted)
+    a = _stat(cov, D_i, O_j, shells) / var_s
+    return best_linear_weights(_stat(power, O_i, None, shells), _stat(power, D_i, None, shells),
+                               _stat(cov, O_i, D_i, shells), var_s, a, trusted)
 
 
 def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
@@ -92,7 +115,7 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
     scaled per shell to the average's covariance with the half maps) and its error no larger.
     """
     var_s, trusted = signal_variance(O1, O2, shells)
-    a = 0.5 * (cov(D1, O2, shells) + cov(D2, O1, shells)) / var_s
+    a = 0.5 * (_stat(cov, D1, O2, shells) + _stat(cov, D2, O1, shells)) / var_s
     w1 = half_weights(O1, O2, D1, shells)
     w2 = half_weights(O2, O1, D2, shells)
     C1 = w1.apply(O1, D1, shells)
@@ -102,9 +125,11 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
     D = 0.5 * (D1 + D2)
     if full_map is not None:
         # Bring the full map's signal onto the average's scale shell by shell.
-        k = cov(O, full_map, shells) / np.maximum(power(full_map, shells), 1e-300)
+        k = _stat(cov, O, full_map, shells) / np.maximum(_stat(power, full_map, None, shells),
+                                                          1e-300)
         k = np.where(k > 0, k, 0.0)
         O = (shells.expand(k) * full_map).astype(np.complex64)
-    full = best_linear_weights(power(O, shells), power(D, shells), cov(O, D, shells), var_s, a, trusted)
+    full = best_linear_weights(_stat(power, O, None, shells), _stat(power, D, None, shells),
+                               _stat(cov, O, D, shells), var_s, a, trusted)
     F = full.apply(O, D, shells)
     return Recombination(C1, C2, F, (w1, w2), full, var_s, a, trusted)
