@@ -105,13 +105,17 @@ class Shells:
     def expand(self, per_shell: np.ndarray) -> np.ndarray:
         """A per-shell quantity put onto every coefficient (float32, half-spectrum shape).
 
-        Linear interpolation between shell centres, so that scale factors have no steps.
+        Linear interpolation between shell centres, so that scale factors have no steps.  The
+        origin shell (the map's mean, one coefficient) is kept out of the interpolation: its
+        statistics are of a single number and must not leak into the lowest shells.
         """
         per_shell = np.asarray(per_shell, dtype=np.float64)
         width = self.s[1] - self.s[0]
-        x = self.s_grid / width - 0.5
-        return np.interp(x.ravel(), np.arange(self.n), per_shell).astype(
+        x = np.clip(self.s_grid / width - 0.5, 1.0, None)
+        out = np.interp(x.ravel(), np.arange(self.n), per_shell).astype(
             np.float32).reshape(self.s_grid.shape)
+        out[0, 0, 0] = per_shell[0]
+        return out
 
     def significance(self) -> np.ndarray:
         """2 / sqrt(number of coefficients): an FSC below this is indistinguishable from 0."""

@@ -92,6 +92,8 @@ def best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted) -> Weights:
     w_d = np.where(use_d, (var_o * a * var_s - cov_od * var_s) / safe, 0.0)
     w_o = np.where(trusted, w_o, np.clip(var_s / np.maximum(var_o, 1e-300), 0, 1))
     cc2 = np.clip(w_o + a * w_d, 0.0, 1.0)
+    # The origin shell is one number, the map's mean: keep the original's.
+    w_o[0], w_d[0], cc2[0] = 1.0, 0.0, 1.0
     return Weights(w_o, w_d, np.sqrt(cc2))
 
 
