@@ -32,19 +32,20 @@ class DensityHistogram:
         d2 = np.gradient(d1, self.step)
         return self.density, d1, d2
 
-    def evaluate(self, rho: np.ndarray):
+    def evaluate(self, rho: np.ndarray, where=None):
         """(p, p', p'') at map values ``rho`` (float32 arrays of rho's shape).
 
         Linear interpolation on the grid; values beyond the grid take the end values.
+        ``where`` is a precomputed :func:`grid_position` of rho on the same grid (histograms
+        sharing a grid then share the costly index computation).
         """
-        x = (rho - np.float32(self.centres[0])) / np.float32(self.step)
-        np.clip(x, 0, len(self.centres) - 1.000001, out=x)
-        i = x.astype(np.int32)
-        t = x - i
+        i, t = grid_position(rho, self.centres) if where is None else where
         out = []
         for tab in self.derivatives():
             tab = tab.astype(np.float32)
-            out.append(tab[i] * (1 - t) + tab[i + 1] * t)
+            lo = np.take(tab, i)
+            lo += t * np.take(np.diff(tab, append=tab[-1]), i)
+            out.append(lo)
         return out
 
     def mean(self) -> float:
@@ -53,6 +54,15 @@ class DensityHistogram:
     def variance(self) -> float:
         m = self.mean()
         return float(np.sum((self.centres - m) ** 2 * self.density) * self.step)
+
+
+def grid_position(rho: np.ndarray, centres: np.ndarray):
+    """(index, fraction) of each value on a uniform grid, clipped to the grid."""
+    x = (rho - np.float32(centres[0])) * np.float32(1.0 / (centres[1] - centres[0]))
+    np.clip(x, 0, len(centres) - 1.0001, out=x)
+    i = x.astype(np.int32)
+    x -= i
+    return i, x
 
 
 def density_histograms(rho: np.ndarray, p_molecule: np.ndarray, added_noise_sd: float,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fourier import half_spectrum_multiplicity, rfft
-from .histograms import DensityHistogram
+from .histograms import DensityHistogram, grid_position
 
 
 @dataclass
@@ -36,8 +36,10 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
                      molecule: DensityHistogram) -> LikelihoodTerms:
     """g(rho), g'(rho) at every voxel and <g''> (forced negative: histogram likelihoods are
     not log-concave, and a positive curvature would turn the Newton step uphill)."""
-    ps, ps1, ps2 = solvent.evaluate(rho)
-    pm, pm1, pm2 = molecule.evaluate(rho)
+    where = grid_position(rho, solvent.centres) \
+        if np.array_equal(solvent.centres, molecule.centres) else None
+    ps, ps1, ps2 = solvent.evaluate(rho, where)
+    pm, pm1, pm2 = molecule.evaluate(rho, where)
     w = p_molecule
     den = w * pm + (1 - w) * ps
     den = np.maximum(den, np.float32(1e-30))
