@@ -64,21 +64,37 @@ def smoothed(values: np.ndarray, shells: Shells, half_width: int = SMOOTH_SHELLS
     return out
 
 
-def _stat(fn, X, Y, shells):
-    return smoothed(fn(X, Y, shells) if Y is not None else fn(X, shells), shells)
+class _Moments:
+    """Smoothed per-shell second moments of named spectra, each computed once."""
+
+    def __init__(self, shells: Shells, **spectra):
+        self.shells, self.maps, self._cache = shells, spectra, {}
+
+    def __call__(self, x: str, y: str | None = None) -> np.ndarray:
+        key = (x, y) if y is None or x <= y else (y, x)
+        if key not in self._cache:
+            X = self.maps[x]
+            raw = power(X, self.shells) if y is None else cov(X, self.maps[y], self.shells)
+            self._cache[key] = smoothed(raw, self.shells)
+        return self._cache[key]
 
 
-def signal_variance(O1, O2, shells: Shells) -> tuple:
+def _signal_variance(m: _Moments, shells: Shells) -> tuple:
     """var S = cov(O1, O2) per shell, and the shells where it is significant (half-map FSC
     above 2/sqrt(number of coefficients in the smoothing window))."""
-    var_s = _stat(cov, O1, O2, shells)
-    var_o = 0.5 * (_stat(power, O1, None, shells) + _stat(power, O2, None, shells))
+    var_s = m("O1", "O2")
+    var_o = 0.5 * (m("O1") + m("O2"))
     n_window = np.convolve(shells.count, np.ones(2 * SMOOTH_SHELLS + 1), mode="same")
     significance = 2.0 / np.sqrt(np.maximum(n_window / 2.0, 1.0))
     trusted = var_s > significance * var_o
     # Floor: a noisy or empty shell must not give a zero or negative signal variance.
     floor = np.maximum(significance * var_o, 1e-30)
     return np.maximum(var_s, floor), trusted
+
+
+def signal_variance(O1, O2, shells: Shells) -> tuple:
+    """var S per shell and the trusted shells, from the two original half maps."""
+    return _signal_variance(_Moments(shells, O1=O1, O2=O2), shells)
 
 
 def best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted) -> Weights:
@@ -97,41 +113,50 @@ def best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted) -> Weights:
     return Weights(w_o, w_d, np.sqrt(cc2))
 
 
+def _half_weights(m: _Moments, i: int, shells: Shells) -> Weights:
+    oi, oj, di = f"O{i}", f"O{3 - i}", f"D{i}"
+    var_s, trusted = _signal_variance(m, shells)
+    a = m(di, oj) / var_s
+    return best_linear_weights(m(oi), m(di), m(oi, di), var_s, a, trusted)
+
+
 def half_weights(O_i, O_j, D_i, shells: Shells) -> Weights:
     """Weights for one half map from its own O_i and D_i and the OTHER original half O_j.
 
     Needs nothing of the other half's density modification, so both halves can be processed
     independently (and in parallel) in every cycle.
     """
-    var_s, trusted = signal_variance(O_i, O_j, shells)
-    a = _stat(cov, D_i, O_j, shells) / var_s
-    return best_linear_weights(_stat(power, O_i, None, shells), _stat(power, D_i, None, shells),
-                               _stat(cov, O_i, D_i, shells), var_s, a, trusted)
+    return _half_weights(_Moments(shells, O1=O_i, O2=O_j, D1=D_i), 1, shells)
 
 
 def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
     """Recombine the four maps: per-half maps C1, C2 and the joint full map F.
 
+    The joint estimate uses (mean O, mean D), whose moments follow from those of the four
+    maps: var(mean O) = (var O1 + var O2 + 2 cov(O1, O2)) / 4, and so on.
     ``full_map`` (optional spectrum): recombined with the map-phasing maps in place of the
-    half-map average.  Its signal is assumed to be on the scale of the average (it is first
-    scaled per shell to the average's covariance with the half maps) and its error no larger.
+    half-map average.  Its signal is brought onto the average's scale shell by shell
+    (least-squares scale onto the half-map average) and its error assumed no larger.
     """
-    var_s, trusted = signal_variance(O1, O2, shells)
-    a = 0.5 * (_stat(cov, D1, O2, shells) + _stat(cov, D2, O1, shells)) / var_s
-    w1 = half_weights(O1, O2, D1, shells)
-    w2 = half_weights(O2, O1, D2, shells)
+    m = _Moments(shells, O1=O1, O2=O2, D1=D1, D2=D2)
+    var_s, trusted = _signal_variance(m, shells)
+    a = 0.5 * (m("D1", "O2") + m("D2", "O1")) / var_s
+    w1, w2 = _half_weights(m, 1, shells), _half_weights(m, 2, shells)
     C1 = w1.apply(O1, D1, shells)
     C2 = w2.apply(O2, D2, shells)
 
-    O = 0.5 * (O1 + O2)
-    D = 0.5 * (D1 + D2)
-    if full_map is not None:
-        # Bring the full map's signal onto the average's scale shell by shell.
-        k = _stat(cov, O, full_map, shells) / np.maximum(_stat(power, full_map, None, shells),
-                                                          1e-300)
+    var_d = 0.25 * (m("D1") + m("D2") + 2 * m("D1", "D2"))
+    if full_map is None:
+        O = 0.5 * (O1 + O2)
+        var_o = 0.25 * (m("O1") + m("O2") + 2 * m("O1", "O2"))
+        cov_od = 0.25 * (m("O1", "D1") + m("O1", "D2") + m("O2", "D1") + m("O2", "D2"))
+    else:
+        m.maps["M"] = full_map
+        k = 0.5 * (m("M", "O1") + m("M", "O2")) / np.maximum(m("M"), 1e-300)
         k = np.where(k > 0, k, 0.0)
         O = (shells.expand(k) * full_map).astype(np.complex64)
-    full = best_linear_weights(_stat(power, O, None, shells), _stat(power, D, None, shells),
-                               _stat(cov, O, D, shells), var_s, a, trusted)
-    F = full.apply(O, D, shells)
+        var_o = k * k * m("M")
+        cov_od = 0.5 * k * (m("M", "D1") + m("M", "D2"))
+    full = best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted)
+    F = full.apply(O, 0.5 * (D1 + D2), shells)
     return Recombination(C1, C2, F, (w1, w2), full, var_s, a, trusted)
