@@ -135,6 +135,9 @@ class DensityModificationParams:
         if self.density_modify_with_model:
             raise InputError("density_modify_with_model: model-based density modification "
                              "is not available yet")
+        for name in ("real_space_weighting", "sigma_weighting"):
+            if getattr(self, name):
+                raise InputError(f"{name}: not available yet")
         if self.symmetry:
             raise InputError(f"symmetry={self.symmetry}: symmetry in density modification "
                              f"is not available yet")

@@ -1,0 +1,500 @@
+"""Density modification of two half maps, step by step as the reference program documents it.
+
+Three stages, with their state on disk in ``<output_dir>/.state`` so that a workflow manager
+can run the two half maps as separate steps or jobs:
+
+1. :func:`prepare` - read and check the maps, molecular volume, boxing, half-map FSC and
+   resolution, half-map sharpening (overall B, anisotropy), solvent mask, density histograms.
+2. :func:`modify_half` (once per half map, independent) - cycles of map-likelihood phasing and
+   per-half recombination.
+3. :func:`finish` - error model from the four maps, recombination into the full map, corrected
+   resolution, final scaling, outputs in the input's box.
+
+:func:`run` chains them.  Every output is first written into the state directory and moved
+into place at the very end, so a failed run leaves nothing half-written behind.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from . import boxing, checks, mapio, sequence
+from .errors import InputError, NotAvailableError
+from .fourier import Shells, irfft, rfft
+from .fsc import fsc, fsc_from_cc, fsc_ref, power, resolution_at
+from .histograms import DensityHistogram, density_histograms, flat_histogram
+from .likelihood import map_phasing, r_value
+from .masking import local_rms, mask_from_file, probabilistic_mask
+from .params import DensityModificationParams
+from .recombination import half_weights, recombine
+from .runlog import RunLog
+from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
+                         half_map_sharpening_scale, lowpass, shell_rms)
+
+STATE = ".state"
+OUTPUTS = {
+    "denmod_map": "denmod_map.mrc",
+    "denmod_half_map_1": "denmod_half_map_1.mrc",
+    "denmod_half_map_2": "denmod_half_map_2.mrc",
+    "initial_map": "initial_map.mrc",
+    "results": "results.json",
+    "log": "resolvecryoem.log",
+}
+R_VALUE_DEFINITION = ("R = sum|F_o - k F_ML| / sum|F_o| over 0 < |s| <= 1/dm_resolution, "
+                      "F_o the sharpened starting half map, F_ML its map-likelihood "
+                      "coefficients in the first cycle, k the least-squares scale")
+# Radius of the sphere for the local rms, in units of the resolution (ALGORITHM.md section 4).
+MASK_RADIUS_RATIO = 2.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 1
+# ---------------------------------------------------------------------------------------------
+def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParams | None = None,
+            seq_file=None, full_map=None, mask=None, model=None, symmetry_file=None,
+            log=print) -> Path:
+    """Read, check, box, sharpen, mask; write the state for :func:`modify_half`."""
+    params = params or DensityModificationParams()
+    if model is not None:
+        raise NotAvailableError("model-based density modification (a model file) is not "
+                                "available yet")
+    if symmetry_file is not None:
+        raise NotAvailableError("density modification with a symmetry file is not available "
+                                "yet")
+    out = Path(output_dir)
+    state = out / STATE
+    rl = RunLog(log)
+    created_out = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if state.exists():
+            shutil.rmtree(state)
+        state.mkdir()
+        meta = _prepare(Path(half_map_1), Path(half_map_2), params, seq_file, full_map, mask,
+                        state, rl)
+    except BaseException:
+        shutil.rmtree(state, ignore_errors=True)
+        if created_out and out.exists() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    meta["log"] = rl.lines
+    meta["timings"] = rl.timings
+    meta["warnings"] = rl.warnings
+    _write_json(state / "meta.json", meta)
+    return state
+
+
+def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
+    threads = params.threads
+    rl(f"resolvecryoem density modification; half maps {path1} and {path2}")
+    with rl.step("reading maps"):
+        h1, info = mapio.read_map(path1)
+        h2, info2 = mapio.read_map(path2)
+        for w in checks.check_half_maps(h1, info, h2, info2):
+            rl.warn(w)
+        full = mask_map = None
+        if full_map is not None:
+            full, finfo = mapio.read_map(full_map)
+            checks.check_same_grid(full, finfo, info, "full map")
+        if mask is not None:
+            mask_map, minfo = mapio.read_map(mask)
+            checks.check_same_grid(mask_map, minfo, info, "mask")
+            checks.check_mask(mask_map, minfo)
+    voxel = np.asarray(info.voxel_size, dtype=np.float64)
+    box_volume = float(np.prod(np.asarray(h1.shape) * voxel))
+    inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
+              "full_map": full_map, "mask": mask}
+
+    with rl.step("molecular volume"):
+        volume, how = molecular_volume(params, seq_file, box_volume)
+        rl(f"molecular volume {volume:.0f} A^3 ({how}); solvent fraction of the input box "
+           f"{sequence.solvent_fraction(volume, box_volume):.3f}")
+
+    with rl.step("half-map FSC of the input box"):
+        F1_big = rfft(h1, threads)
+        F2_big = rfft(h2, threads)
+        shells_big = Shells.for_box(h1.shape, voxel)
+        d_input = resolution_at(fsc(F1_big, F2_big, shells_big), shells_big, 0.143)
+        rl(f"half-map FSC = 0.143 at {d_input:.2f} A over the whole input box")
+        avg_rms_big = shell_rms(0.5 * (F1_big + F2_big), shells_big)
+        del F1_big, F2_big
+
+    box = None
+    with rl.step("boxing"):
+        if params.box_before_analysis:
+            avg = 0.5 * (h1 + h2)
+            box = boxing.find_box(avg, voxel, volume, params.resolution or d_input,
+                                  params.box_cushion)
+            del avg
+        if box is None:
+            rl("not boxing: " + ("box_before_analysis is off" if not params.box_before_analysis
+                                 else "the molecule fills most of the box"))
+            b1, b2 = h1, h2
+        else:
+            b1, b2 = boxing.cut(h1, box), boxing.cut(h2, box)
+            rl(f"boxed to {tuple(int(n) for n in b1.shape)} voxels "
+               f"(from {tuple(int(n) for n in h1.shape)}), lower corner "
+               f"{tuple(int(n) for n in box.lower)}")
+        boxed_volume = float(np.prod(np.asarray(b1.shape) * voxel))
+        f_boxed = sequence.solvent_fraction(volume, boxed_volume)
+        rl(f"solvent fraction of the analysed box {f_boxed:.3f}")
+
+    shells = Shells.for_box(b1.shape, voxel)
+    with rl.step("resolution"):
+        F1 = rfft(b1, threads)
+        F2 = rfft(b2, threads)
+        half_fsc = fsc(F1, F2, shells)
+        d_fsc = resolution_at(half_fsc, shells, 0.143)
+        nyquist = 2.0 * float(voxel.max())
+        if params.resolution is not None:
+            if params.resolution < nyquist - 1e-6:
+                raise InputError(f"resolution {params.resolution} A is finer than Nyquist "
+                                 f"({nyquist:.2f} A) of {path1}")
+            resolution = params.resolution
+            rl(f"resolution {resolution:.2f} A as given (half-map FSC 0.143 at {d_fsc:.2f} A)")
+        else:
+            resolution = max(d_fsc, nyquist)
+            rl(f"resolution {resolution:.2f} A from the half-map FSC = 0.143")
+        dm_resolution = params.dm_resolution or auto_dm_resolution(
+            resolution, nyquist, params.dm_resolution_ratio)
+        if dm_resolution < nyquist - 1e-6:
+            raise InputError(f"dm_resolution {dm_resolution} A is finer than Nyquist "
+                             f"({nyquist:.2f} A) of {path1}")
+        b_iso = params.b_iso if params.b_iso is not None else params.target_b_ratio * resolution
+        rl(f"density modification to {dm_resolution:.2f} A; overall B before density "
+           f"modification {b_iso:.1f} A^2")
+
+    with rl.step("half-map sharpening"):
+        avg_F = 0.5 * (F1 + F2)
+        raw_rms = [shell_rms(F1, shells), shell_rms(F2, shells), shell_rms(avg_F, shells)]
+        aniso = anisotropy_correction(avg_F, shells, resolution) if params.remove_aniso \
+            else np.float32(1.0)
+        rms_avg = shell_rms(avg_F * aniso, shells)
+        del avg_F
+        scale = half_map_sharpening_scale(rms_avg, half_fsc, shells, b_iso, resolution,
+                                          params.density_modify_unsharpened_maps)
+        S = shells.expand(scale) * aniso
+        O1 = (F1 * S).astype(np.complex64)
+        O2 = (F2 * S).astype(np.complex64)
+        O_full = None
+        if full is not None:
+            fb = boxing.cut(full, box) if box is not None else full
+            O_full = (rfft(fb, threads) * S).astype(np.complex64)
+        del F1, F2, S
+        rl("sharpened both half maps: " + ("overall B and anisotropy only "
+           "(density_modify_unsharpened_maps)" if params.density_modify_unsharpened_maps
+           else "FSC_ref-weighted, overall B " + f"{b_iso:.0f} A^2") +
+           (", anisotropy removed" if params.remove_aniso else ""))
+
+    with rl.step("solvent mask"):
+        keep = lowpass(shells, dm_resolution)
+        rho_full = irfft(0.5 * (O1 + O2) * keep, b1.shape, threads)
+        if mask_map is not None:
+            mb = boxing.cut(mask_map, box) if box is not None else mask_map
+            p_molecule = mask_from_file(mb, shells, resolution, threads)
+            rl("molecule region from the mask file")
+        else:
+            lrms = local_rms(rho_full, shells, MASK_RADIUS_RATIO * resolution, threads)
+            p_molecule = probabilistic_mask(lrms, f_boxed)
+            del lrms
+            rl(f"probabilistic molecule mask from local rms (radius "
+               f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
+               f"{p_molecule.mean():.3f}")
+
+    with rl.step("density histograms"):
+        # Noise of one half map, filtered like the maps used in density modification:
+        # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
+        diff = (O1 - O2) * keep
+        var_half = 0.5 * float(shells.sum(diff.real ** 2 + diff.imag ** 2)[1:].sum()) \
+            / float(b1.size) ** 2
+        del diff
+        solvent_h, molecule_h = density_histograms(rho_full, p_molecule,
+                                                   np.sqrt(0.5 * var_half))
+        rl(f"solvent histogram mean {solvent_h.mean():.3g} sd "
+           f"{np.sqrt(solvent_h.variance()):.3g}; molecule mean {molecule_h.mean():.3g} sd "
+           f"{np.sqrt(molecule_h.variance()):.3g}; half-map noise sd {np.sqrt(var_half):.3g}")
+
+    with rl.step("saving state"):
+        arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=half_fsc,
+                      sharpen_scale=scale, raw_rms_1=raw_rms[0], raw_rms_2=raw_rms[1],
+                      raw_rms_avg=raw_rms[2], avg_rms_big=avg_rms_big,
+                      hist_centres=solvent_h.centres, hist_solvent=solvent_h.density,
+                      hist_molecule=molecule_h.density)
+        if O_full is not None:
+            arrays["O_full"] = O_full
+        if box is not None:
+            arrays["box_edge_weight"] = box.edge_weight
+        for k, v in arrays.items():
+            np.save(state / f"{k}.npy", v)
+    return dict(
+        inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
+        input_sha256={k: _sha256(v) for k, v in inputs.items() if v is not None},
+        parameters=params.to_dict(),
+        box=None if box is None else {"lower": [int(n) for n in box.lower],
+                                      "upper": [int(n) for n in box.upper]},
+        boxed_shape=[int(n) for n in b1.shape],
+        voxel_size=[float(v) for v in voxel],
+        molecular_volume_A3=volume,
+        solvent_fraction={"input_box": sequence.solvent_fraction(volume, box_volume),
+                          "boxed": f_boxed},
+        resolution={"half_map_fsc": d_fsc, "half_map_fsc_input_box": d_input,
+                    "used": resolution, "dm_resolution": dm_resolution},
+        b_iso=b_iso,
+    )
+
+
+def auto_dm_resolution(resolution_A: float, nyquist_A: float, ratio: float) -> float:
+    """Automatic dm_resolution: ratio x resolution, but all the way to Nyquist when that is
+    within 15% of it (a thin band of untouched shells just below Nyquist only costs: the
+    benchmark's 3 A cases at 1 A voxels lost inside-envelope FSC there)."""
+    d = ratio * resolution_A
+    return nyquist_A if d < 1.15 * nyquist_A else d
+
+
+def molecular_volume(params: DensityModificationParams, seq_file, box_volume_A3):
+    """Molecular volume (A^3) and how it was obtained: sequence file (x copies), molecular
+    mass, or a solvent fraction of the INPUT box (ALGORITHM.md section 1)."""
+    if seq_file is not None:
+        chains = sequence.read_sequence(seq_file)
+        v = sequence.molecular_volume(chains, params.copies)
+        m = sequence.molecular_mass(chains, params.copies)
+        return v, f"sequence {seq_file}, {params.copies} copies, {m / 1000:.1f} kDa"
+    if params.molecular_mass is not None:
+        return sequence.volume_from_mass(params.molecular_mass), \
+            f"molecular mass {params.molecular_mass / 1000:.1f} kDa"
+    if params.solvent_fraction is not None:
+        return (1.0 - params.solvent_fraction) * box_volume_A3, \
+            f"solvent fraction {params.solvent_fraction} of the input box"
+    raise InputError("give a sequence file, a molecular mass or a solvent fraction: the "
+                     "molecular volume is needed for the solvent mask")
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 2
+# ---------------------------------------------------------------------------------------------
+def modify_half(state_dir, which: int, log=print) -> dict:
+    """Map-likelihood phasing of one half map (1 or 2), ``cycles`` times.
+
+    Each cycle starts from the recombined half map of the previous one (ALGORITHM.md section
+    5): density modification -> map-phasing coefficients D -> per-half recombination with
+    the original half map.  Writes ``D<which>.npy`` (the last map-phasing coefficients) and
+    ``half<which>.json`` (R-values, timings) into the state directory.
+    """
+    if which not in (1, 2):
+        raise ValueError("which must be 1 or 2")
+    state = Path(state_dir)
+    meta = _read_json(state / "meta.json")
+    params = DensityModificationParams.from_dict(meta["parameters"])
+    threads = params.threads
+    rl = RunLog(log)
+    shape = tuple(meta["boxed_shape"])
+    shells = Shells.for_box(shape, meta["voxel_size"])
+    O_i = np.load(state / f"O{which}.npy")
+    O_j = np.load(state / f"O{3 - which}.npy")
+    p_molecule = np.load(state / "p_molecule.npy")
+    solvent = DensityHistogram(np.load(state / "hist_centres.npy"),
+                               np.load(state / "hist_solvent.npy"))
+    molecule = DensityHistogram(solvent.centres, np.load(state / "hist_molecule.npy"))
+    if not params.use_molecule_histogram:
+        molecule = flat_histogram(molecule)
+    dm_resolution = meta["resolution"]["dm_resolution"]
+    keep = lowpass(shells, dm_resolution)
+    r_select = (keep > 0.999) & (shells.s_grid > 0)
+    C = O_i
+    r_values = []
+    for cycle in range(1, params.cycles + 1):
+        with rl.step(f"half map {which}: density modification cycle {cycle}/{params.cycles}"):
+            rho = irfft(C * keep, shape, threads)
+            D, terms = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads)
+            del rho
+            r = r_value(O_i, D, r_select)
+            r_values.append(r)
+            w = half_weights(O_i, O_j, D, shells)
+            C = w.apply(O_i, D, shells)
+            sel = shells.s <= 1.0 / dm_resolution
+            rl(f"half map {which} cycle {cycle}: R-value {r:.3f}, mean weight of the "
+               f"map-phasing coefficients {np.mean(w.w_d[sel]):.2f}, mean CC_ref "
+               f"{np.mean(w.cc_ref[sel]):.3f}")
+    np.save(state / f"D{which}.npy", D)
+    result = {"r_values": r_values, "timings": rl.timings, "log": rl.lines}
+    _write_json(state / f"half{which}.json", result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 3
+# ---------------------------------------------------------------------------------------------
+def finish(state_dir, log=print) -> dict:
+    """Recombine the four maps, estimate the corrected resolution, scale, write the outputs."""
+    state = Path(state_dir)
+    out = state.parent
+    meta = _read_json(state / "meta.json")
+    params = DensityModificationParams.from_dict(meta["parameters"])
+    threads = params.threads
+    rl = RunLog(log)
+    shape = tuple(meta["boxed_shape"])
+    voxel = np.asarray(meta["voxel_size"])
+    shells = Shells.for_box(shape, voxel)
+    load = lambda name: np.load(state / f"{name}.npy")  # noqa: E731
+    halves = [_read_json(state / f"half{i}.json") for i in (1, 2)]
+    resolution = meta["resolution"]["used"]
+    O1, O2, D1, D2 = load("O1"), load("O2"), load("D1"), load("D2")
+    O_full = load("O_full") if (state / "O_full.npy").exists() else None
+
+    with rl.step("error model and recombination"):
+        rec = recombine(O1, O2, D1, D2, shells, full_map=O_full)
+        half_fsc = load("half_fsc")
+        cc_before = fsc_ref(half_fsc)
+        d_after = resolution_at(rec.full.cc_ref, shells, 0.5)
+        cross1 = fsc(rec.C1, O2, shells)
+        cross2 = fsc(rec.C2, O1, shells)
+        orig = np.maximum(fsc(O1, O2, shells), 1e-6)
+        # Equivalent half-map FSC of the modified halves from independent comparisons only:
+        # CC(C_i, S) = FSC(C_i, O_j) / sqrt(FSC(O1, O2)); FSC_equiv = CC(C1, S) CC(C2, S).
+        fsc_cross_equiv = np.clip(cross1, 0, None) * np.clip(cross2, 0, None) / orig
+        d_cross = resolution_at(fsc_cross_equiv, shells, 0.143)
+        denmod_halves = fsc(rec.C1, rec.C2, shells)
+        rl(f"resolution before {meta['resolution']['half_map_fsc']:.2f} A (half-map FSC "
+           f"0.143); after density modification {d_after:.2f} A (corrected CC_ref = 0.5), "
+           f"{d_cross:.2f} A from the independent cross-FSCs; the FSC of the modified half "
+           f"maps with each other ({resolution_at(denmod_halves, shells, 0.143):.2f} A) is "
+           f"inflated by the correlated error and is not used")
+
+    with rl.step("final scaling"):
+        b_iso = meta["b_iso"]
+        level = shell_rms(0.5 * (O1 + O2), shells)
+        low = (shells.s > 0) & (shells.s < 1 / 8.0)
+        target = b_factor_scale(shells, b_iso) * (np.mean(level[low]) if low.any() else 1.0)
+        kw = dict(final_scale_with_fsc_ref=params.final_scale_with_fsc_ref,
+                  geometric_scaling=params.geometric_scaling)
+        blur = b_factor_scale(shells, 2.0 * resolution) if params.blur_by_resolution else 1.0
+        F = rec.F * shells.expand(final_scale(shell_rms(rec.F, shells), rec.full.cc_ref,
+                                              target, shells, **kw) * blur)
+        Cs = [C * shells.expand(final_scale(shell_rms(C, shells), w.cc_ref, target, shells,
+                                            **kw) * blur)
+              for C, w in zip((rec.C1, rec.C2), rec.half)]
+        initial = 0.5 * (O1 + O2)
+
+    with rl.step("writing maps in the input box"):
+        h1, info = mapio.read_map(meta["inputs"]["half_map_1"])
+        h = [h1, mapio.read_map(meta["inputs"]["half_map_2"])[0]]
+        box = None if meta["box"] is None else boxing.Box(
+            np.array(meta["box"]["lower"]), np.array(meta["box"]["upper"]),
+            load("box_edge_weight"))
+        tmp = {}
+        raw = {"avg": load("raw_rms_avg"), 1: load("raw_rms_1"), 2: load("raw_rms_2")}
+        big_shells = Shells.for_box(h[0].shape, voxel) if box else None
+        F_avg_big = rfft(0.5 * (h[0] + h[1]), threads) if box else None
+        jobs = [("denmod_map", F, "avg"), ("initial_map", initial, "avg"),
+                ("denmod_half_map_1", Cs[0], 1), ("denmod_half_map_2", Cs[1], 2)]
+        for name, spec, which in jobs:
+            boxed_map = irfft(spec, shape, threads)
+            if box:
+                # Outside the box: the input treated like the inside, i.e. filtered by the
+                # same per-shell transfer (output rms / raw input rms), then blended.
+                transfer = shell_rms(spec, shells) / np.maximum(raw[which], 1e-30)
+                Fb = F_avg_big if which == "avg" else rfft(h[which - 1], threads)
+                t = np.interp(big_shells.s_grid, shells.s, transfer).astype(np.float32)
+                background = irfft(Fb * t, h[0].shape, threads)
+                full_map = boxing.paste(boxed_map, background, box)
+            else:
+                full_map = boxed_map
+            tmp[name] = state / ("out_" + OUTPUTS[name])
+            mapio.write_map(tmp[name], full_map.astype(np.float32), info)
+
+    results = dict(
+        version=_version(),
+        inputs={k: {"path": v, "sha256": meta["input_sha256"].get(k)}
+                for k, v in meta["inputs"].items() if v is not None},
+        parameters=meta["parameters"],
+        box=meta["box"],
+        molecular_volume_A3=meta["molecular_volume_A3"],
+        solvent_fraction=meta["solvent_fraction"],
+        resolution=dict(meta["resolution"], after_corrected=d_after, after_cross=d_cross),
+        b_iso=meta["b_iso"],
+        r_values={"definition": R_VALUE_DEFINITION,
+                  "half_map_1": halves[0]["r_values"], "half_map_2": halves[1]["r_values"]},
+        fsc={"s": shells.s.tolist(), "n_coefficients": shells.count.tolist(),
+             "half_maps_before": half_fsc.tolist(), "cc_ref_before": cc_before.tolist(),
+             "cc_ref_after": rec.full.cc_ref.tolist(),
+             "fsc_equivalent_after": fsc_from_cc(rec.full.cc_ref).tolist(),
+             "denmod_half_1_vs_original_half_2": cross1.tolist(),
+             "denmod_half_2_vs_original_half_1": cross2.tolist(),
+             "fsc_equivalent_cross": fsc_cross_equiv.tolist(),
+             "denmod_halves": denmod_halves.tolist(),
+             "weight_map_phasing": rec.full.w_d.tolist()},
+        histograms={"centres": load("hist_centres").tolist(),
+                    "solvent": load("hist_solvent").tolist(),
+                    "molecule": load("hist_molecule").tolist()},
+        timings={**meta["timings"], **{k: v for hh in halves for k, v in hh["timings"].items()},
+                 **rl.timings},
+        warnings=meta["warnings"],
+        outputs=dict(OUTPUTS),
+    )
+    log_text = "\n".join(meta["log"] + halves[0]["log"] + halves[1]["log"] + rl.lines) + "\n"
+    mapio.atomic_write_text(state / "out_results.json", json.dumps(results, indent=1))
+    mapio.atomic_write_text(state / "out_log", log_text)
+    tmp["results"] = state / "out_results.json"
+    tmp["log"] = state / "out_log"
+    for name, path in tmp.items():
+        os.replace(path, out / OUTPUTS[name])
+    shutil.rmtree(state, ignore_errors=True)
+    rl(f"wrote {', '.join(OUTPUTS.values())} in {out}")
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | None = None,
+        seq_file=None, full_map=None, mask=None, model=None, symmetry_file=None,
+        log=print) -> dict:
+    """The whole procedure: prepare, density-modify each half map, finish."""
+    params = params or DensityModificationParams()
+    state = prepare(half_map_1, half_map_2, output_dir, params, seq_file=seq_file,
+                    full_map=full_map, mask=mask, model=model, symmetry_file=symmetry_file,
+                    log=log)
+    try:
+        modify_half(state, 1, log=log)
+        modify_half(state, 2, log=log)
+        return finish(state, log=log)
+    except BaseException:
+        shutil.rmtree(state, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_json(path, obj):
+    mapio.atomic_write_text(path, json.dumps(obj, indent=1, default=_json_default))
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o))
+
+
+def _version() -> str:
+    from .. import __version__
+    return __version__
