@@ -1,0 +1,251 @@
+"""Tools that tell whether a map is really better: ``verdict`` and ``compare``.
+
+verdict - from a finished run, whether density modification helped, from INDEPENDENT
+comparisons only: each density-modified half map against the OTHER original half map, never
+the modified halves against each other (they share the error that flattening introduces).
+With O_i = S + n_i, FSC(O1, O2) estimates CC(O_i, S)^2 and FSC(C_i, O_j) estimates
+CC(C_i, S) CC(O_j, S), so per shell
+
+    CC(O, S) = sqrt(FSC(O1, O2)),   CC(C_i, S) = FSC(C_i, O_j) / sqrt(FSC(O1, O2)),
+
+and the equivalent half-map FSC of the modified halves is CC(C1, S) CC(C2, S) =
+FSC(C1, O2) FSC(C2, O1) / FSC(O1, O2), on the same scale as FSC(O1, O2) (0.143 means the same
+before and after).  Shells where FSC(O1, O2) is below 2/sqrt(number of coefficients) carry no
+measurable signal: they are reported as undecidable, never as gains.
+
+compare - two maps brought to the same resolution dependence (matched sharpening, the
+reference manual's external_map_sharpening idea), their map-map FSC and, with a model,
+map-model FSC of each.  A model refined against one of the maps favours that map.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import mapio
+from .checks import check_same_grid
+from .errors import InputError
+from .fourier import Shells, irfft, rfft
+from .fsc import fsc, resolution_at
+from .sharpening import lowpass, shell_rms
+
+HELPED, NOT_HELPED, UNDECIDABLE = "helped", "did not help", "undecidable"
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    reason: str
+    resolution_before: float
+    resolution_after: float
+    s: np.ndarray
+    fsc_before: np.ndarray
+    fsc_cross_1: np.ndarray
+    fsc_cross_2: np.ndarray
+    fsc_equivalent_after: np.ndarray
+    gain: np.ndarray          # CC(C, S) - CC(O, S) per shell
+    sigma: np.ndarray         # noise of the gain per shell
+    shell_call: list = field(default_factory=list)  # better / worse / same / undecidable
+
+    def table(self) -> str:
+        lines = [f"{'d (A)':>8s} {'FSC(O1,O2)':>10s} {'FSC(C1,O2)':>10s} {'FSC(C2,O1)':>10s} "
+                 f"{'CC gain':>8s} {'+-':>6s}  call"]
+        for k in range(1, len(self.s)):
+            lines.append(f"{1 / self.s[k]:8.2f} {self.fsc_before[k]:10.3f} "
+                         f"{self.fsc_cross_1[k]:10.3f} {self.fsc_cross_2[k]:10.3f} "
+                         f"{self.gain[k]:8.3f} {self.sigma[k]:6.3f}  {self.shell_call[k]}")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        return (f"verdict: density modification {self.verdict} ({self.reason}); resolution "
+                f"(equivalent half-map FSC = 0.143) {self.resolution_before:.2f} A before, "
+                f"{self.resolution_after:.2f} A after, from independent comparisons only")
+
+    def to_dict(self) -> dict:
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                for k, v in self.__dict__.items()}
+
+
+def verdict_from_maps(O1, O2, C1, C2, voxel_size) -> Verdict:
+    """The verdict from the original (O) and density-modified (C) half maps (real space)."""
+    shells = Shells.for_box(O1.shape, voxel_size)
+    F = {k: rfft(v) for k, v in dict(O1=O1, O2=O2, C1=C1, C2=C2).items()}
+    before = fsc(F["O1"], F["O2"], shells)
+    x1 = fsc(F["C1"], F["O2"], shells)
+    x2 = fsc(F["C2"], F["O1"], shells)
+    sig = shells.significance()
+    decidable = before > sig
+    root = np.sqrt(np.maximum(before, sig))
+    cc_before = np.sqrt(np.clip(before, 0, 1))
+    gains = np.stack([x1 - before, x2 - before]) / root
+    gain = gains.mean(axis=0)
+    # Noise of the gain: the two halves' gains differ only by noise; 1/sqrt(N) bounds it
+    # from below (a correlation estimated from N/2 independent complex coefficients).
+    sigma = np.maximum(np.abs(gains[0] - gains[1]) / 2.0, 0.5 * sig / root)
+    calls = []
+    for k in range(shells.n):
+        if k == 0 or not decidable[k]:
+            calls.append("undecidable")
+        elif gain[k] > 2 * sigma[k]:
+            calls.append("better")
+        elif gain[k] < -2 * sigma[k]:
+            calls.append("worse")
+        else:
+            calls.append("same")
+    equivalent = np.clip(x1, 0, None) * np.clip(x2, 0, None) / np.maximum(before, sig)
+    d_before = resolution_at(before, shells, 0.143)
+    d_after = resolution_at(equivalent, shells, 0.143)
+    n_better, n_worse = calls.count("better"), calls.count("worse")
+    n_dec = int(decidable[1:].sum())
+    weights = shells.count * decidable
+    weights[0] = 0
+    mean_gain = float(np.sum(weights * gain) / max(weights.sum(), 1))
+    mean_cc = float(np.sum(weights * cc_before) / max(weights.sum(), 1))
+    if n_dec == 0:
+        v, why = UNDECIDABLE, "no shell has half-map FSC above 2/sqrt(N)"
+    elif n_better >= max(2, n_worse + 1) and mean_gain > 0 and d_after <= d_before + 1e-6:
+        v, why = HELPED, (f"{n_better} of {n_dec} decidable shells better, {n_worse} worse; "
+                          f"mean CC gain {mean_gain:+.3f} on {mean_cc:.3f}")
+    else:
+        v, why = NOT_HELPED, (f"{n_better} of {n_dec} decidable shells better, {n_worse} "
+                              f"worse; mean CC gain {mean_gain:+.3f}")
+    return Verdict(v, why, d_before, d_after, shells.s, before, x1, x2, equivalent, gain,
+                   sigma, calls)
+
+
+def verdict(out_dir) -> Verdict:
+    """Verdict on a finished run directory (results.json + the density-modified half maps).
+
+    Compares within the analysed box when the run was boxed (outside it the output halves
+    are just filtered originals, which would dilute the evidence).
+    """
+    out = Path(out_dir)
+    rfile = out / "results.json"
+    if not rfile.exists():
+        raise InputError(f"{out}: no results.json (not a finished resolvecryoem run?)")
+    res = json.loads(rfile.read_text())
+    try:
+        paths = [res["inputs"]["half_map_1"]["path"], res["inputs"]["half_map_2"]["path"]]
+    except KeyError:
+        raise InputError(f"{rfile}: the original half maps are not recorded") from None
+    O1, info = mapio.read_map(paths[0])
+    O2, _ = mapio.read_map(paths[1])
+    C = []
+    for i in (1, 2):
+        d, ci = mapio.read_map(out / f"denmod_half_map_{i}.mrc")
+        check_same_grid(d, ci, info, f"density-modified half map {i}")
+        C.append(d)
+    box = res.get("box")
+    if box:
+        sl = tuple(slice(a, b) for a, b in zip(box["lower"], box["upper"]))
+        O1, O2, C = O1[sl], O2[sl], [c[sl] for c in C]
+    return verdict_from_maps(O1, O2, C[0], C[1], info.voxel_size)
+
+
+def verdict_main(argv) -> int:
+    p = argparse.ArgumentParser(prog="resolvecryoem verdict",
+                                description="Did density modification help? Independent "
+                                            "comparisons only, with evidence per shell.")
+    p.add_argument("output_dir", help="folder of a finished resolvecryoem run")
+    p.add_argument("--json", help="also write the verdict and its evidence as JSON here")
+    args = p.parse_args(argv)
+    try:
+        v = verdict(args.output_dir)
+    except InputError as e:
+        print(f"resolvecryoem verdict: error: {e}", file=sys.stderr)
+        return 2
+    print(v.table())
+    print(v.summary())
+    if args.json:
+        mapio.atomic_write_text(args.json, json.dumps(v.to_dict(), indent=1))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+def matched_sharpening(F_a, F_b, shells: Shells):
+    """Both spectra scaled per shell to the geometric mean of their shell rms amplitudes, so
+    their resolution dependence is the same and differences are intrinsic to the maps."""
+    ra, rb = shell_rms(F_a, shells), shell_rms(F_b, shells)
+    target = np.sqrt(ra * rb)
+    ka = np.where(ra > 0, target / np.where(ra > 0, ra, 1), 0.0)
+    kb = np.where(rb > 0, target / np.where(rb > 0, rb, 1), 0.0)
+    return F_a * ka[shells.index], F_b * kb[shells.index]
+
+
+def compare(map_a, map_b, model=None, resolution=None, out_dir=None) -> dict:
+    """Matched maps, map-map FSC and (with a model) map-model FSC of each map."""
+    A, ia = mapio.read_map(map_a)
+    B, ib = mapio.read_map(map_b)
+    check_same_grid(B, ib, ia, "second map")
+    if resolution is not None and resolution < 2 * float(ia.voxel_size.max()) - 1e-6:
+        raise InputError(f"resolution {resolution} A is finer than Nyquist of {map_a}")
+    shells = Shells.for_box(A.shape, ia.voxel_size)
+    Fa, Fb = matched_sharpening(rfft(A), rfft(B), shells)
+    if resolution:
+        lp = lowpass(shells, resolution)
+        Fa, Fb = Fa * lp, Fb * lp
+    result = {"map_a": str(map_a), "map_b": str(map_b), "s": shells.s.tolist(),
+              "map_map_fsc": fsc(Fa, Fb, shells).tolist()}
+    result["map_map_resolution_0.5"] = resolution_at(np.array(result["map_map_fsc"]), shells,
+                                                     0.5)
+    if model is not None:
+        from .model_map import model_density, model_envelope
+        M = rfft(model_density(model, A.shape, ia.voxel_size, ia.start_A))
+        env = model_envelope(model, A.shape, ia.voxel_size, ia.start_A)
+        a_map, b_map = irfft(Fa, A.shape), irfft(Fb, A.shape)
+        m_map = irfft(M, A.shape)
+        for tag, X, xm in (("a", Fa, a_map), ("b", Fb, b_map)):
+            whole = fsc(X, M, shells)
+            inside = fsc(rfft(xm * env), rfft(m_map * env), shells)
+            result[f"map_model_fsc_{tag}"] = whole.tolist()
+            result[f"map_model_fsc_{tag}_envelope"] = inside.tolist()
+            result[f"map_model_resolution_{tag}"] = resolution_at(whole, shells, 0.5)
+            result[f"map_model_resolution_{tag}_envelope"] = resolution_at(inside, shells, 0.5)
+        result["model"] = str(model)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for tag, X, path in (("a", Fa, map_a), ("b", Fb, map_b)):
+            name = f"matched_{Path(path).stem}.mrc"
+            if tag == "b" and name == f"matched_{Path(map_a).stem}.mrc":
+                name = f"matched_{Path(path).stem}_b.mrc"
+            mapio.write_map(out / name, irfft(X, A.shape), ia)
+            result[f"matched_{tag}"] = str(out / name)
+        mapio.atomic_write_text(out / "compare.json", json.dumps(result, indent=1))
+    return result
+
+
+def compare_main(argv) -> int:
+    p = argparse.ArgumentParser(prog="resolvecryoem compare",
+                                description="Which of two maps is better? Matched "
+                                            "sharpening, map-map and map-model FSC.")
+    p.add_argument("map_a")
+    p.add_argument("map_b")
+    p.add_argument("--model", help="atomic model for map-model FSC")
+    p.add_argument("--resolution", type=float, help="low-pass both matched maps here (A)")
+    p.add_argument("--output-dir", default="resolvecryoem_compare")
+    args = p.parse_args(argv)
+    try:
+        r = compare(args.map_a, args.map_b, args.model, args.resolution, args.output_dir)
+    except InputError as e:
+        print(f"resolvecryoem compare: error: {e}", file=sys.stderr)
+        return 2
+    print(f"map-map FSC = 0.5 at {r['map_map_resolution_0.5']:.2f} A (after matched "
+          f"sharpening); matched maps in {args.output_dir}")
+    if args.model:
+        for tag, path in (("a", args.map_a), ("b", args.map_b)):
+            print(f"  {path}: map-model FSC = 0.5 at {r[f'map_model_resolution_{tag}']:.2f} A "
+                  f"(whole box), {r[f'map_model_resolution_{tag}_envelope']:.2f} A (around "
+                  f"the model)")
+        better = "a" if r["map_model_resolution_a_envelope"] < r[
+            "map_model_resolution_b_envelope"] else "b"
+        print(f"  the map with the finer map-model resolution: "
+              f"{args.map_a if better == 'a' else args.map_b}")
+        print("  note: a model refined against one of the maps favours that map; refine the "
+              "model against each map before comparing if you can.")
+    return 0
