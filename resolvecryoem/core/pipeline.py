@@ -249,6 +249,15 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     )
 
 
+def half_map_resolution(half_map_1, half_map_2) -> float:
+    """Resolution (A) where the half-map FSC over the whole box falls below 0.143."""
+    h1, info = mapio.read_map(half_map_1)
+    h2, info2 = mapio.read_map(half_map_2)
+    checks.check_half_maps(h1, info, h2, info2)
+    shells = Shells.for_box(h1.shape, info.voxel_size)
+    return resolution_at(fsc(rfft(h1), rfft(h2), shells), shells, 0.143)
+
+
 def auto_dm_resolution(resolution_A: float, nyquist_A: float, ratio: float) -> float:
     """Automatic dm_resolution: ratio x resolution, but all the way to Nyquist when that is
     within 15% of it (a thin band of untouched shells just below Nyquist only costs: the

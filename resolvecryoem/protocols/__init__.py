@@ -1,0 +1,5 @@
+"""Scipion protocols of resolvecryoem."""
+from .protocol_compare import ProtResolveCryoEMCompareMaps
+from .protocol_resolve import ProtResolveCryoEM
+
+__all__ = ["ProtResolveCryoEM", "ProtResolveCryoEMCompareMaps"]

@@ -1,0 +1,4 @@
+"""Scipion viewers of resolvecryoem."""
+from .viewer_resolve import ResolveCryoEMViewer
+
+__all__ = ["ResolveCryoEMViewer"]
