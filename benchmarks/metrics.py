@@ -1,0 +1,34 @@
+"""Benchmark metrics: FSC against a known truth, whole box and inside an envelope.
+
+Thin wrappers over :mod:`resolvecryoem.core.scoring` so that the benchmark and the package
+score maps the same way.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from resolvecryoem.core.fsc import resolution_at
+from resolvecryoem.core.scoring import fsc_against_truth
+
+
+def truth_scores(rho, truth, voxel_size, envelope) -> dict:
+    """Resolutions at FSC(map, truth) = 0.5 and 0.143, whole box and inside the envelope,
+    the curves, and the correlation inside the envelope."""
+    out = {}
+    for where, env in (("whole", None), ("envelope", envelope)):
+        shells, curve = fsc_against_truth(rho, truth, voxel_size, env)
+        out[f"{where}_0.5"] = resolution_at(curve, shells, 0.5)
+        out[f"{where}_0.143"] = resolution_at(curve, shells, 0.143)
+        out[f"fsc_{where}"] = curve
+    out["s"] = shells.s
+    out["count"] = shells.count
+    inside = envelope > 0.5
+    out["cc_molecule"] = float(np.corrcoef(rho[inside], truth[inside])[0, 1])
+    return out
+
+
+def shell_deficit(fsc_method, fsc_reference, count) -> np.ndarray:
+    """How far below the reference a method's FSC falls per shell, in units of
+    2/sqrt(number of coefficients in the shell) (>1 means significantly worse)."""
+    sig = 2.0 / np.sqrt(np.maximum(np.asarray(count) / 2.0, 1.0))
+    return (np.asarray(fsc_reference) - np.asarray(fsc_method)) / sig

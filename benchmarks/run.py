@@ -1,0 +1,385 @@
+"""Benchmark: quality against a known truth, speed and memory, side by side with baselines.
+
+    python benchmarks/run.py            # full (under 15 minutes on 2 cores)
+    python benchmarks/run.py --quick    # a few minutes
+
+Cases are half maps made from REAL atomic models (truth known) at 3, 3.5 and 4.5 A, plus a
+real-density case (EMD-5168 with independent noise per half, scored by map-model FSC around
+its model), plus a 256^3 speed/memory case. Every method runs on the same maps in the same
+run; times are also given in units of one rfftn+irfftn pair of the same box timed in the same
+run, because machines are noisy. Writes benchmarks/results/results.md, results.json and PNG
+plots of the FSC curves.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks import methods  # noqa: E402
+from benchmarks.metrics import shell_deficit, truth_scores  # noqa: E402
+from resolvecryoem.core import boxing, mapio  # noqa: E402
+from resolvecryoem.core.fourier import irfft, rfft  # noqa: E402
+from resolvecryoem.core.model_map import (atom_positions, model_density,  # noqa: E402
+                                          model_envelope)
+from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
+from resolvecryoem.core.pipeline import finish, modify_half, prepare  # noqa: E402
+from resolvecryoem.core.sequence import volume_from_mass  # noqa: E402
+from resolvecryoem.core.simulate import simulate_half_maps  # noqa: E402
+
+SHARED = HERE.parent.parent / "shared" / "data"
+CACHE = HERE / "cache"
+RESULTS = HERE / "results"
+
+# Where each model comes from on a machine without ../shared/data (PyPI packages).
+SOURCES = {
+    "5me2": (SHARED / "emd_3488" / "5me2.pdb",
+             ("ccpem-utils==0.0.1.dev35", "ccpem_utils_tests/test_data/5me2.pdb")),
+    "1ake": (SHARED / "models" / "adk_closed.pdb",
+             ("MDAnalysisTests", "MDAnalysisTests/data/adk_closed.pdb")),
+    "3j6b_9": (SHARED / "emd_2566_zone" / "3J6B_9.pdb", None),
+}
+
+
+def model_path(name) -> Path | None:
+    """The model file: shared data when present, else downloaded once into the cache."""
+    local, remote = SOURCES[name]
+    if local.exists():
+        return local
+    cached = CACHE / f"{name}.pdb"
+    if cached.exists():
+        return cached
+    if remote is None:
+        return None
+    package, member = remote
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=CACHE))
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d",
+                        str(tmp), package], check=True, timeout=600)
+        for f in tmp.iterdir():
+            if f.suffix in (".whl", ".zip"):
+                with zipfile.ZipFile(f) as z:
+                    names = [n for n in z.namelist() if n.endswith(member)]
+                    if names:
+                        cached.write_bytes(z.read(names[0]))
+            elif f.name.endswith(".tar.gz"):
+                import tarfile
+                with tarfile.open(f) as t:
+                    names = [n for n in t.getnames() if n.endswith(member)]
+                    if names:
+                        cached.write_bytes(t.extractfile(names[0]).read())
+    except (subprocess.SubprocessError, OSError) as e:
+        print(f"  could not obtain {name}: {e}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return cached if cached.exists() else None
+
+
+def fft_pair_seconds(shape, threads, repeats=3) -> float:
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    irfft(rfft(a, threads), shape, threads)  # warm-up (plans, pages)
+    t = time.perf_counter()
+    for _ in range(repeats):
+        irfft(rfft(a, threads), shape, threads)
+    return (time.perf_counter() - t) / repeats
+
+
+def make_case(name, resolution, box=None, seed=0):
+    """Truth, envelope and half maps from a model (voxel ~ resolution / 3)."""
+    path = model_path(name)
+    if path is None:
+        return None
+    xyz = atom_positions(path)
+    extent = float(np.max(xyz.max(0) - xyz.min(0)))
+    voxel = round(resolution / 3.0, 3)
+    n = box or int(2 * np.ceil(extent * 1.6 / voxel / 2))
+    centre = 0.5 * (xyz.max(0) + xyz.min(0))
+    start = centre[::-1] - 0.5 * n * voxel
+    shape = (n, n, n)
+    truth = model_density(path, shape, voxel, start)
+    envelope = model_envelope(path, shape, voxel, start)
+    h1, h2, _ = simulate_half_maps(truth, voxel, resolution, seed=seed)
+    # molecular volume from the atoms (average protein: ~7.3 Da per heavy atom... use 110 Da
+    # per residue estimate from atom count / 7.8 atoms per residue)
+    mass = len(xyz) / 7.8 * 110.0
+    return dict(name=f"{name} {resolution} A", model=str(path), truth=truth,
+                envelope=envelope, h1=h1, h2=h2, voxel=voxel, start=start, shape=shape,
+                resolution=resolution, mass=mass)
+
+
+def run_ours(case, workdir, params: DensityModificationParams, log=None):
+    """Our pipeline through its stages (to keep the molecule mask it used)."""
+    info = mapio.map_info(case["shape"], case["voxel"], case["start"])
+    p1, p2 = workdir / "h1.mrc", workdir / "h2.mrc"
+    if not p1.exists():
+        mapio.write_map(p1, case["h1"], info)
+        mapio.write_map(p2, case["h2"], info)
+    out = workdir / ("ours" if params.use_molecule_histogram else "ours_nohist")
+    t = time.perf_counter()
+    state = prepare(p1, p2, out, params, log=log)
+    meta = json.loads((state / "meta.json").read_text())
+    pm = np.load(state / "p_molecule.npy")
+    if meta["box"]:
+        b = boxing.Box(np.array(meta["box"]["lower"]), np.array(meta["box"]["upper"]),
+                       np.load(state / "box_edge_weight.npy"))
+        pm = boxing.paste(pm, np.zeros(case["shape"], np.float32), b)
+    modify_half(state, 1, log=log)
+    modify_half(state, 2, log=log)
+    res = finish(state, log=log)
+    seconds = time.perf_counter() - t
+    dm, _ = mapio.read_map(out / "denmod_map.mrc")
+    return dm, pm, res, seconds
+
+
+def quality_case(case, threads, workdir):
+    f_solvent = 1.0 - volume_from_mass(case["mass"]) / float(np.prod(case["shape"])
+                                                             * case["voxel"] ** 3)
+    params = DensityModificationParams(molecular_mass=case["mass"], nproc=threads)
+    maps, seconds = {}, {}
+    dm, pm, res, seconds["ours"] = run_ours(case, workdir, params)
+    maps["ours"] = dm
+    nohist = DensityModificationParams(molecular_mass=case["mass"], nproc=threads,
+                                       use_molecule_histogram=False)
+    maps["ours, no histogram"], _, _, seconds["ours, no histogram"] = run_ours(
+        case, workdir, nohist)
+    for label, fn in (("average", methods.average), ("relion-like", methods.relion_like),
+                      ("floor (flip + recombine)", methods.floor),
+                      ("masked average", methods.masked_average)):
+        t = time.perf_counter()
+        maps[label] = fn(case["h1"], case["h2"], case["voxel"],
+                         solvent_fraction=f_solvent, mask=pm)
+        seconds[label] = time.perf_counter() - t
+    unit = fft_pair_seconds(case["shape"], threads)
+    scores = {k: truth_scores(m, case["truth"], case["voxel"], case["envelope"])
+              for k, m in maps.items()}
+    return dict(scores=scores, seconds=seconds, unit=unit, results=res)
+
+
+def criteria(scores) -> dict:
+    a, fl, o = scores["average"], scores["floor (flip + recombine)"], scores["ours"]
+    out = {}
+    for where in ("whole", "envelope"):
+        gain_floor = a[f"{where}_0.5"] - fl[f"{where}_0.5"]
+        gain_ours = a[f"{where}_0.5"] - o[f"{where}_0.5"]
+        out[f"{where}: ours gain >= 1.1 x floor gain"] = bool(
+            gain_ours > 0 and gain_ours >= 1.1 * max(gain_floor, 0.0))
+    out["whole: ours beats masked average"] = bool(
+        o["whole_0.5"] < scores["masked average"]["whole_0.5"])
+    out["envelope: ours beats no-histogram run"] = bool(
+        o["envelope_0.5"] <= scores["ours, no histogram"]["envelope_0.5"])
+    deficit = shell_deficit(o["fsc_whole"], a["fsc_whole"], a["count"])[1:]
+    out["per shell: never below average by > 2/sqrt(N)"] = bool(np.all(deficit <= 1.0))
+    return out
+
+
+def speed_case(n, threads, workdir):
+    """Time and peak memory (whole process tree) of one command-line run on an n^3 pair."""
+    import psutil
+    case = make_case("5me2", 3.5, box=n, seed=7)
+    if case is None:
+        return None
+    info = mapio.map_info(case["shape"], case["voxel"], case["start"])
+    p1, p2 = workdir / f"s{n}_1.mrc", workdir / f"s{n}_2.mrc"
+    mapio.write_map(p1, case["h1"], info)
+    mapio.write_map(p2, case["h2"], info)
+    del case
+    unit = fft_pair_seconds((n, n, n), threads)
+    out = {}
+    for label, extra in (("boxed (default)", []),
+                         ("whole box (--no-box-before-analysis)",
+                          ["--no-box-before-analysis"])):
+        cmd = [sys.executable, "-m", "resolvecryoem.cli", str(p1), str(p2),
+               "--molecular-mass", "64000", "--nproc", str(threads), "--quiet",
+               "--output-dir", str(workdir / f"speed{n}_{len(extra)}")] + extra
+        t = time.perf_counter()
+        proc = psutil.Popen(cmd)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                tree = [proc] + proc.children(recursive=True)
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t
+        if proc.returncode != 0:
+            raise RuntimeError(f"speed run failed: {' '.join(cmd)}")
+        out[label] = dict(seconds=seconds, units=seconds / unit, peak_GB=peak / 1e9)
+    return dict(n=n, unit=unit, runs=out)
+
+
+def real_density_case(threads, workdir, seed=11):
+    """EMD-5168 (unmasked F-actin) + independent noise per half; map-model FSC around 3MFP."""
+    mp = SHARED / "emd_5168" / "emd_5168.map"
+    model = SHARED / "emd_5168" / "3MFP.pdb"
+    if not (mp.exists() and model.exists()):
+        return None
+    rho, info = mapio.read_map(mp)
+    rng = np.random.default_rng(seed)
+    from resolvecryoem.core.fourier import Shells
+    from resolvecryoem.core.fsc import power
+    from resolvecryoem.core.simulate import noise_to_signal
+    shells = Shells.for_box(rho.shape, info.voxel_size)
+    R = rfft(rho)
+    amp = shells.expand(np.sqrt(power(R, shells) * noise_to_signal(shells, 6.0)))
+    halves = []
+    for _ in range(2):
+        n = rfft(rng.standard_normal(rho.shape).astype(np.float32)) / np.sqrt(rho.size)
+        halves.append(irfft(R + n * amp, rho.shape))
+    p1, p2 = workdir / "actin_1.mrc", workdir / "actin_2.mrc"
+    mapio.write_map(p1, halves[0], info)
+    mapio.write_map(p2, halves[1], info)
+    # The filament crosses the box along z: ~one 42 kDa subunit per 27.5 A of filament.
+    subunits = rho.shape[0] * info.voxel_size[0] / 27.5
+    f_solvent = 1 - volume_from_mass(42000 * subunits) / info.box_volume_A3
+    params = DensityModificationParams(solvent_fraction=round(f_solvent, 3),
+                                       box_before_analysis=False, nproc=threads)
+    from resolvecryoem.core.pipeline import run
+    t = time.perf_counter()
+    run(p1, p2, workdir / "actin_out", params, log=None)
+    seconds = time.perf_counter() - t
+    dm, _ = mapio.read_map(workdir / "actin_out" / "denmod_map.mrc")
+    truth = model_density(model, rho.shape, info.voxel_size, info.start_A)
+    env = model_envelope(model, rho.shape, info.voxel_size, info.start_A, radius_A=4.0)
+    maps = {"average": 0.5 * (halves[0] + halves[1]), "ours": dm,
+            "floor (flip + recombine)": methods.floor(halves[0], halves[1],
+                                                      info.voxel_size,
+                                                      solvent_fraction=f_solvent)}
+    scores = {k: truth_scores(m, truth, info.voxel_size, env) for k, m in maps.items()}
+    return dict(scores=scores, seconds=seconds, solvent_fraction=f_solvent)
+
+
+def plot_case(name, scores, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, where in zip(axes, ("whole", "envelope")):
+        for label, sc in scores.items():
+            ax.plot(sc["s"][1:], sc[f"fsc_{where}"][1:], label=label)
+        ax.axhline(0.5, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(f"{name}: FSC vs truth, {where}")
+        ax.set_xlabel("resolution (1/A)")
+        ax.set_ylim(-0.05, 1.02)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="two small cases, 192^3 speed case")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = p.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.quick:
+        plan = [("5me2", 3.5), ("1ake", 4.5)]
+        speed_n = 192
+    else:
+        plan = [("5me2", 3.0), ("5me2", 3.5), ("5me2", 4.5), ("1ake", 3.5), ("1ake", 4.5),
+                ("3j6b_9", 4.5)]
+        speed_n = 256
+    t0 = time.perf_counter()
+    report = {"quick": args.quick, "threads": args.threads, "cases": [], "speed": None}
+    work = Path(tempfile.mkdtemp(prefix="resolvecryoem-bench-"))
+    try:
+        for name, res in plan:
+            case = make_case(name, res)
+            if case is None:
+                print(f"skipping {name}: model not available")
+                continue
+            print(f"case {case['name']}: box {case['shape'][0]}^3 at {case['voxel']} A ...",
+                  flush=True)
+            wd = work / f"{name}_{res}"
+            wd.mkdir()
+            q = quality_case(case, args.threads, wd)
+            q["criteria"] = criteria(q["scores"])
+            q["name"], q["box"], q["voxel"] = case["name"], case["shape"][0], case["voxel"]
+            plot_case(case["name"], q["scores"],
+                      RESULTS / f"fsc_{name}_{str(res).replace('.', 'p')}.png")
+            report["cases"].append(q)
+            print(case_table(q), flush=True)
+        if not args.quick:
+            wd = work / "actin"
+            wd.mkdir()
+            rd = real_density_case(args.threads, wd)
+            if rd:
+                report["real_density"] = rd
+                print(real_table(rd), flush=True)
+        print(f"speed case {speed_n}^3 ...", flush=True)
+        report["speed"] = speed_case(speed_n, args.threads, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report["total_seconds"] = time.perf_counter() - t0
+    md = markdown(report)
+    (RESULTS / "results.md").write_text(md)
+    (RESULTS / "results.json").write_text(json.dumps(report, indent=1, default=_jsonable))
+    print(md)
+
+
+def case_table(q) -> str:
+    lines = [f"### {q['name']} (box {q['box']}^3, voxel {q['voxel']} A)", "",
+             "| method | FSC=0.5 whole (A) | FSC=0.5 envelope (A) | FSC=0.143 whole | "
+             "CC molecule | time (s) |", "|---|---|---|---|---|---|"]
+    for k, sc in q["scores"].items():
+        lines.append(f"| {k} | {sc['whole_0.5']:.2f} | {sc['envelope_0.5']:.2f} | "
+                     f"{sc['whole_0.143']:.2f} | {sc['cc_molecule']:.3f} | "
+                     f"{q['seconds'][k]:.1f} |")
+    lines.append("")
+    lines.append(f"ours: {q['seconds']['ours']:.1f} s = "
+                 f"{q['seconds']['ours'] / q['unit']:.0f} FFT-pair units; criteria: " + ", ".join(
+                     f"{k}: {'PASS' if v else 'FAIL'}" for k, v in q["criteria"].items()))
+    return "\n".join(lines) + "\n"
+
+
+def real_table(rd) -> str:
+    lines = ["### EMD-5168 (real density + noise), map-model FSC", "",
+             "| method | map-model FSC=0.5 whole (A) | around the model (A) |", "|---|---|---|"]
+    for k, sc in rd["scores"].items():
+        lines.append(f"| {k} | {sc['whole_0.5']:.2f} | {sc['envelope_0.5']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(report) -> str:
+    cmd = "python benchmarks/run.py" + (" --quick" if report["quick"] else "")
+    out = [f"# Benchmark (`{cmd}`, {report['threads']} threads, "
+           f"{report['total_seconds'] / 60:.1f} min)", ""]
+    out += [case_table(q) for q in report["cases"]]
+    if report.get("real_density"):
+        out.append(real_table(report["real_density"]))
+    sp = report.get("speed")
+    if sp:
+        out += [f"### Speed and memory, {sp['n']}^3 half maps (one rfftn+irfftn pair: "
+                f"{sp['unit']:.3f} s)", "", "| run | wall time (s) | FFT-pair units | "
+                "peak memory, process tree (GB) |", "|---|---|---|---|"]
+        for k, r in sp["runs"].items():
+            out.append(f"| {k} | {r['seconds']:.1f} | {r['units']:.0f} | {r['peak_GB']:.2f} |")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _jsonable(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    return str(o)
+
+
+if __name__ == "__main__":
+    main()
