@@ -108,6 +108,24 @@ def best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted) -> Weights:
     w_d = np.where(use_d, (var_o * a * var_s - cov_od * var_s) / safe, 0.0)
     w_o = np.where(trusted, w_o, np.clip(var_s / np.maximum(var_o, 1e-300), 0, 1))
     cc2 = np.clip(w_o + a * w_d, 0.0, 1.0)
+    # Beyond the last shell where the weights can be estimated the signal is too weak to
+    # measure, but the noise (co)variances of O and D still are: mix them in proportion to
+    # Sigma^-1 (1, a_k) (the best linear estimate as var S -> 0, a held at the last
+    # estimable shell's value), at the small untrusted overall weight.  The map-phasing
+    # maps' flatter solvent helps there; the accuracy (cc) is still reported as if only the
+    # originals were used.
+    est = np.flatnonzero(use_d)
+    if est.size:
+        k = est[-1]
+        beyond = np.arange(len(w_o)) > k
+        a_k = max(float(a[k]), 0.0)
+        d_o = var_d[beyond] - cov_od[beyond] * a_k
+        d_d = var_o[beyond] * a_k - cov_od[beyond]
+        tot = d_o + d_d
+        mix = np.where((tot > 0) & (d_d > 0), np.clip(d_d / np.where(tot > 0, tot, 1), 0, 1),
+                       0.0)
+        w_tot = w_o[beyond] + w_d[beyond]
+        w_o[beyond], w_d[beyond] = (1 - mix) * w_tot, mix * w_tot
     # The origin shell is one number, the map's mean: keep the original's.
     w_o[0], w_d[0], cc2[0] = 1.0, 0.0, 1.0
     return Weights(w_o, w_d, np.sqrt(cc2))
