@@ -177,7 +177,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
             else np.float32(1.0)
         rms_avg = shell_rms(avg_F * aniso, shells)
         del avg_F
-        scale = half_map_sharpening_scale(rms_avg, half_fsc, shells, b_iso, resolution,
+        scale = half_map_sharpening_scale(rms_avg, shells, b_iso, resolution,
                                           params.density_modify_unsharpened_maps)
         S = shells.expand(scale) * aniso
         O1 = (F1 * S).astype(np.complex64)
@@ -189,7 +189,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         del F1, F2, S
         rl("sharpened both half maps: " + ("overall B and anisotropy only "
            "(density_modify_unsharpened_maps)" if params.density_modify_unsharpened_maps
-           else "FSC_ref-weighted, overall B " + f"{b_iso:.0f} A^2") +
+           else "shell amplitudes set to overall B " + f"{b_iso:.0f} A^2") +
            (", anisotropy removed" if params.remove_aniso else ""))
 
     with rl.step("solvent mask"):
@@ -388,7 +388,9 @@ def finish(state_dir, log=print) -> dict:
         Cs = [C * shells.expand(final_scale(shell_rms(C, shells), w.cc_ref, target, shells,
                                             **kw) * blur)
               for C, w in zip((rec.C1, rec.C2), rec.half)]
-        initial = 0.5 * (O1 + O2)
+        # The map before density modification, sharpened as a user would look at it:
+        # FSC_ref-weighted half-map average.
+        initial = 0.5 * (O1 + O2) * shells.expand(cc_before)
 
     with rl.step("writing maps in the input box"):
         h1, info = mapio.read_map(meta["inputs"]["half_map_1"])
