@@ -65,8 +65,12 @@ def anisotropy_correction(F: np.ndarray, shells: Shells, resolution_A: float,
     A = np.stack([c - (np.bincount(shell, c, shells.n) / np.maximum(
         np.bincount(shell, minlength=shells.n), 1))[shell] for c in cols], axis=1)
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-    uxx, uyy, uxy, uxz, uyz = -2.0 * coef  # ln|F|^2 = ... - s^T U s / 2
-    uzz = -(uxx + uyy)
+    # ln|F|^2 = iso - s^T U s / 2; the fitted c1 (sx^2 - s^2/3) + c2 (sy^2 - s^2/3) is the
+    # traceless diagonal (c1 - m, c2 - m, -m), m = (c1 + c2) / 3, of -U/2.
+    c1, c2, cxy, cxz, cyz = coef
+    m = (c1 + c2) / 3.0
+    uxx, uyy, uzz = -2.0 * (c1 - m), -2.0 * (c2 - m), 2.0 * m
+    uxy, uxz, uyz = -2.0 * cxy, -2.0 * cxz, -2.0 * cyz
     quad = (uxx * fx * fx + uyy * fy * fy + uzz * fz * fz
             + 2 * uxy * fx * fy + 2 * uxz * fx * fz + 2 * uyz * fy * fz)
     return np.exp(quad / 4.0).astype(np.float32)

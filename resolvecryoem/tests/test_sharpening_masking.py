@@ -1,0 +1,84 @@
+"""Sharpening (overall B, anisotropy, final scaling) and solvent masks on known inputs."""
+import numpy as np
+import pytest
+
+from resolvecryoem.core.fourier import Shells, irfft, rfft, frequencies
+from resolvecryoem.core.masking import local_rms, probabilistic_mask, sphere_kernel_spectrum
+from resolvecryoem.core.sharpening import (anisotropy_correction, b_factor_scale,
+                                           final_scale, fit_overall_b,
+                                           half_map_sharpening_scale, shell_rms)
+
+
+def _white(n=48, seed=0):
+    rho = np.random.default_rng(seed).standard_normal((n, n, n)).astype(np.float32)
+    return rho, Shells.for_box(rho.shape, 1.0)
+
+
+def test_fit_overall_b_recovers_a_known_b():
+    rho, sh = _white()
+    F = rfft(rho) * sh.expand(b_factor_scale(sh, 80.0))
+    assert fit_overall_b(shell_rms(F, sh), sh, 2.5) == pytest.approx(80.0, abs=5.0)
+
+
+def test_half_map_sharpening_imposes_the_target_b():
+    rho, sh = _white(seed=1)
+    F = rfft(rho) * sh.expand(b_factor_scale(sh, 120.0))
+    scale = half_map_sharpening_scale(shell_rms(F, sh), sh, b_iso=30.0, resolution_A=2.5)
+    sharpened = F * sh.expand(scale)
+    assert fit_overall_b(shell_rms(sharpened, sh), sh, 2.5) == pytest.approx(30.0, abs=5.0)
+    unsharp = half_map_sharpening_scale(shell_rms(F, sh), sh, b_iso=30.0, resolution_A=2.5,
+                                        unsharpened=True)
+    out = F * sh.expand(unsharp)
+    assert fit_overall_b(shell_rms(out, sh), sh, 2.5) == pytest.approx(30.0, abs=8.0)
+
+
+def test_anisotropy_is_removed_without_changing_overall_b():
+    rho, sh = _white(seed=2)
+    fz, fy, fx = frequencies(rho.shape, (1.0, 1.0, 1.0))
+    aniso = np.exp(-(60 * fx * fx - 30 * fy * fy - 30 * fz * fz) / 4).astype(np.float32)
+    F = rfft(rho) * aniso
+    fixed = F * anisotropy_correction(F, sh, 2.5)
+    def directional(G, axis):
+        sel = [np.abs(f) > 0.25 for f in (fz, fy, fx)]
+        others = [np.abs(f) < 0.05 for f in (fz, fy, fx)]
+        m = sel[axis] & others[(axis + 1) % 3] & others[(axis + 2) % 3]
+        return np.sqrt(np.mean(np.abs(G[np.broadcast_to(m, G.shape)]) ** 2))
+    before = directional(F, 2) / directional(F, 0)
+    after = directional(fixed, 2) / directional(fixed, 0)
+    assert before < 0.6
+    assert after == pytest.approx(1.0, abs=0.15)
+
+
+def test_final_scale_follows_cc_and_target():
+    _, sh = _white(32)
+    rms = np.linspace(2.0, 1.0, sh.n)
+    cc = np.linspace(1.0, 0.0, sh.n)
+    target = b_factor_scale(sh, 20.0)
+    k = final_scale(rms, cc, target, sh, geometric_scaling=False)
+    assert np.allclose((k * rms)[1:], (cc * target)[1:])
+    k_sqrt = final_scale(rms, cc, target, sh, final_scale_with_fsc_ref=False,
+                         geometric_scaling=False)
+    assert np.all(k_sqrt[1:-1] >= k[1:-1])
+
+
+def test_sphere_kernel_is_a_normalised_ball():
+    _, sh = _white(40)
+    delta = np.zeros((40, 40, 40), np.float32)
+    delta[0, 0, 0] = 1
+    ball = irfft(rfft(delta) * sphere_kernel_spectrum(sh, 6.0), delta.shape)
+    assert ball.sum() == pytest.approx(1.0, abs=1e-4)
+    assert ball[0, 0, 3] > 0.5 * ball[0, 0, 0] and abs(ball[0, 0, 10]) < 0.05 * ball[0, 0, 0]
+
+
+def test_probabilistic_mask_marks_the_molecule_with_the_right_volume():
+    rng = np.random.default_rng(3)
+    n = 48
+    z, y, x = np.indices((n, n, n))
+    inside = (z - 24) ** 2 + (y - 20) ** 2 + (x - 28) ** 2 < 10 ** 2
+    rho = (0.2 * rng.standard_normal((n, n, n)) + inside * rng.standard_normal((n, n, n))
+           ).astype(np.float32)
+    sh = Shells.for_box(rho.shape, 1.0)
+    f = 1 - inside.mean()
+    pm = probabilistic_mask(local_rms(rho, sh, 3.0), f)
+    assert pm.mean() == pytest.approx(1 - f, abs=0.01)
+    assert pm[inside].mean() > 0.8 and pm[~inside].mean() < 0.05
