@@ -97,14 +97,14 @@ def fft_pair_seconds(shape, threads, repeats=3) -> float:
     return (time.perf_counter() - t) / repeats
 
 
-def make_case(name, resolution, box=None, seed=0):
-    """Truth, envelope and half maps from a model (voxel ~ resolution / 3)."""
+def make_case(name, resolution, box=None, seed=0, sampling=3.0):
+    """Truth, envelope and half maps from a model (voxel = resolution / sampling)."""
     path = model_path(name)
     if path is None:
         return None
     xyz = atom_positions(path)
     extent = float(np.max(xyz.max(0) - xyz.min(0)))
-    voxel = round(resolution / 3.0, 3)
+    voxel = round(resolution / sampling, 3)
     n = box or int(2 * np.ceil(extent * 1.6 / voxel / 2))
     centre = 0.5 * (xyz.max(0) + xyz.min(0))
     start = centre[::-1] - 0.5 * n * voxel

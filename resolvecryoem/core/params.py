@@ -48,7 +48,7 @@ class DensityModificationParams:
         None, "Resolution in A to which density modification extends. Empty or 0: automatic "
               "(dm_resolution_ratio x resolution). Its exact value matters; try +-10%.")
     dm_resolution_ratio: float = _p(
-        0.75, "Automatic dm_resolution = this ratio x resolution (finer than the FSC "
+        0.6, "Automatic dm_resolution = this ratio x resolution (finer than the FSC "
              "resolution, as the reference program does).")
 
     # --- boxing -----------------------------------------------------------------------------

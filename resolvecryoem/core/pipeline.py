@@ -35,7 +35,8 @@ from .params import DensityModificationParams
 from .recombination import half_weights, recombine
 from .runlog import RunLog
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
-                         half_map_sharpening_scale, lowpass, shell_rms)
+                         half_map_sharpening_scale, lowpass, shell_rms,
+                         spectral_profile)
 
 STATE = ".state"
 OUTPUTS = {
@@ -381,7 +382,9 @@ def finish(state_dir, log=print) -> dict:
         low = (shells.s > 0) & (shells.s < 1 / 8.0)
         target = b_factor_scale(shells, b_iso) * (np.mean(level[low]) if low.any() else 1.0)
         kw = dict(final_scale_with_fsc_ref=params.final_scale_with_fsc_ref,
-                  geometric_scaling=params.geometric_scaling)
+                  geometric_scaling=params.geometric_scaling,
+                  spectral_profile=spectral_profile(shells) if params.spectral_scaling
+                  else None)
         blur = b_factor_scale(shells, 2.0 * resolution) if params.blur_by_resolution else 1.0
         F = rec.F * shells.expand(final_scale(shell_rms(rec.F, shells), rec.full.cc_ref,
                                               target, shells, **kw) * blur)

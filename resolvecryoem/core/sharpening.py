@@ -108,6 +108,20 @@ def half_map_sharpening_scale(rms_avg: np.ndarray, shells: Shells, b_iso: float,
     return scale / norm if norm > 0 else scale
 
 
+def spectral_profile(shells: Shells) -> np.ndarray:
+    """Per-shell radial amplitude profile of a typical macromolecule (spectral_scaling).
+
+    Tabulated from the model density of a protein (``data/protein_spectrum.csv``) divided by
+    its smooth Wilson-like fall-off, so it carries only the characteristic dip near 6 A and
+    bump near 4.5 A; held constant beyond the table's 20-2 A range.
+    """
+    from importlib import resources
+    text = (resources.files("resolvecryoem") / "data" / "protein_spectrum.csv").read_text()
+    table = np.array([[float(v) for v in line.split(",")] for line in text.splitlines()
+                      if line and not line.startswith("#")])
+    return np.interp(shells.s, table[:, 0], table[:, 1])
+
+
 def lowpass(shells: Shells, d_min_A: float, width_A: float | None = None) -> np.ndarray:
     """Soft low-pass (half-spectrum shape, float32): 1 below 1/d_min, cosine to 0 over a band.
 

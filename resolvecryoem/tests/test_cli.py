@@ -90,3 +90,10 @@ def test_masked_half_maps_warn_loudly(case, tmp_path, capsys):
           str(case.paths["sequence"]), "--output-dir", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert "WARNING" in out and "looks masked" in out and "UNMASKED" in out
+
+
+def test_readme_documents_every_keyword():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for f in param_fields():
+        assert f"`{f.name}`" in readme and cli_flag(f.name) in readme, f.name

@@ -82,3 +82,12 @@ def test_probabilistic_mask_marks_the_molecule_with_the_right_volume():
     pm = probabilistic_mask(local_rms(rho, sh, 3.0), f)
     assert pm.mean() == pytest.approx(1 - f, abs=0.01)
     assert pm[inside].mean() > 0.8 and pm[~inside].mean() < 0.05
+
+
+def test_spectral_profile_has_the_protein_dip_and_bump():
+    from resolvecryoem.core.sharpening import spectral_profile
+    sh = Shells.for_box((96, 96, 96), 0.8)
+    p = spectral_profile(sh)
+    at = lambda d: p[np.argmin(np.abs(sh.s - 1 / d))]  # noqa: E731
+    assert at(6.3) < at(4.6)          # the alpha-helix dip and the 4.5 A bump
+    assert np.all(p > 0) and np.all(np.isfinite(p))
