@@ -34,6 +34,7 @@ from .masking import local_rms, mask_from_file, probabilistic_mask
 from .params import DensityModificationParams
 from .recombination import half_weights, recombine
 from .runlog import RunLog
+from .weighting import real_space_weighting, sigma_weighting
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
                          half_map_sharpening_scale, lowpass, shell_rms,
                          spectral_profile)
@@ -376,6 +377,19 @@ def finish(state_dir, log=print) -> dict:
            f"maps with each other ({resolution_at(denmod_halves, shells, 0.143):.2f} A) is "
            f"inflated by the correlated error and is not used")
 
+    F_rec = rec.F
+    if params.sigma_weighting or params.real_space_weighting:
+        with rl.step("local weighting"):
+            if params.sigma_weighting:
+                F_rec = sigma_weighting(F_rec, O1, O2, D1, D2, rec.a, rec.var_s, shells)
+                rl("sigma weighting: coefficients weighted by their spread among the four "
+                   "maps")
+            if params.real_space_weighting:
+                F_rec = real_space_weighting(F_rec, rec.C1, rec.C2, O1, O2, rec.var_s,
+                                             shells, MASK_RADIUS_RATIO * resolution, threads)
+                rl("real-space weighting: recombined and original maps mixed by their local "
+                   "noise (resolution estimates above are from before this step)")
+
     with rl.step("final scaling"):
         b_iso = meta["b_iso"]
         level = shell_rms(0.5 * (O1 + O2), shells)
@@ -386,7 +400,7 @@ def finish(state_dir, log=print) -> dict:
                   spectral_profile=spectral_profile(shells) if params.spectral_scaling
                   else None)
         blur = b_factor_scale(shells, 2.0 * resolution) if params.blur_by_resolution else 1.0
-        F = rec.F * shells.expand(final_scale(shell_rms(rec.F, shells), rec.full.cc_ref,
+        F = F_rec * shells.expand(final_scale(shell_rms(F_rec, shells), rec.full.cc_ref,
                                               target, shells, **kw) * blur)
         Cs = [C * shells.expand(final_scale(shell_rms(C, shells), w.cc_ref, target, shells,
                                             **kw) * blur)

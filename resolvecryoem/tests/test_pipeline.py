@@ -106,3 +106,14 @@ def test_full_map_and_mask_inputs(case, tmp_path):
                                           case.envelope)
     assert _score(out / "denmod_map.mrc", case) < avg_inside
     assert res["inputs"]["mask"]["path"].endswith("mask.mrc")
+
+
+@pytest.mark.parametrize("option", ["real_space_weighting", "sigma_weighting",
+                                    "density_modify_unsharpened_maps", "blur_by_resolution"])
+def test_options_run_and_still_improve_the_map(case, tmp_path, option):
+    res = run(case.paths["half_map_1"], case.paths["half_map_2"], tmp_path,
+              DensityModificationParams(**{option: True}), seq_file=case.paths["sequence"],
+              log=None)
+    avg_whole = resolution_against_truth(_avg(case), case.truth, case.voxel_size)
+    assert _score(tmp_path / "denmod_map.mrc", case, envelope=False) < avg_whole
+    assert res["parameters"][option] is True

@@ -117,7 +117,7 @@ class TestResolveCryoEMProtocol(BaseTest):
         self.assertTrue(any("out of range" in e for e in prot.validate()))
         prot = self._resolve(symmetryOrder=3)
         self.assertTrue(any("not available yet" in e for e in prot.validate()))
-        prot = self._resolve(realSpaceWeighting=True)
+        prot = self._resolve(densityModifyWithModel=True)
         self.assertTrue(any("not available yet" in e for e in prot.validate()))
         pdb = self.newProtocol(ProtImportPdb, inputPdbData=ProtImportPdb.IMPORT_FROM_FILES,
                                pdbFile=str(bundled_model()))
