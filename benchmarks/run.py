@@ -144,7 +144,27 @@ def run_ours(case, workdir, params: DensityModificationParams, log=None):
     return dm, pm, res, seconds
 
 
-def quality_case(case, threads, workdir):
+def cctbx_python(arg) -> str | None:
+    """An interpreter with cctbx-base: --cctbx-python, $RESOLVECRYOEM_CCTBX_PYTHON, or this one
+    if it imports cctbx (it cannot share Scipion's numpy pin, so usually a separate venv)."""
+    for cand in (arg, os.environ.get("RESOLVECRYOEM_CCTBX_PYTHON"), sys.executable):
+        if cand and subprocess.run([cand, "-c", "import iotbx.map_model_manager"],
+                                   capture_output=True).returncode == 0:
+            return cand
+    return None
+
+
+def run_cctbx(python, workdir, case, local: bool):
+    """cctbx half-map sharpening (global or local) in its own process."""
+    out = workdir / f"cctbx_{'local' if local else 'global'}.mrc"
+    subprocess.run([python, str(HERE / "cctbx_peer.py"), str(workdir / "h1.mrc"),
+                    str(workdir / "h2.mrc"), str(out), str(case["resolution"]),
+                    "1" if local else "0"], check=True, capture_output=True, cwd=workdir,
+                   timeout=1800)
+    return mapio.read_map(out)[0]
+
+
+def quality_case(case, threads, workdir, cctbx=None, cctbx_local_max=80):
     f_solvent = 1.0 - volume_from_mass(case["mass"]) / float(np.prod(case["shape"])
                                                              * case["voxel"] ** 3)
     params = DensityModificationParams(molecular_mass=case["mass"], nproc=threads)
@@ -162,6 +182,14 @@ def quality_case(case, threads, workdir):
         maps[label] = fn(case["h1"], case["h2"], case["voxel"],
                          solvent_fraction=f_solvent, mask=pm)
         seconds[label] = time.perf_counter() - t
+    if cctbx:
+        for local in (False, True):
+            if local and case["shape"][0] > cctbx_local_max:
+                continue
+            label = f"cctbx half-map sharpening, {'local' if local else 'global'}"
+            t = time.perf_counter()
+            maps[label] = run_cctbx(cctbx, workdir, case, local)
+            seconds[label] = time.perf_counter() - t
     unit = fft_pair_seconds(case["shape"], threads)
     scores = {k: truth_scores(m, case["truth"], case["voxel"], case["envelope"])
               for k, m in maps.items()}
@@ -285,7 +313,12 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="two small cases, 192^3 speed case")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--cctbx-python", help="interpreter with cctbx-base for the cctbx peer "
+                   "(default: $RESOLVECRYOEM_CCTBX_PYTHON, or this one if it has cctbx)")
     args = p.parse_args(argv)
+    cctbx = cctbx_python(args.cctbx_python)
+    print("cctbx peer: " + (cctbx or "not available (install cctbx-base in a separate venv "
+                                     "and pass --cctbx-python)"), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.quick:
         plan = [("5me2", 3.5), ("1ake", 4.5)]
@@ -295,7 +328,8 @@ def main(argv=None):
                 ("3j6b_9", 4.5)]
         speed_n = 256
     t0 = time.perf_counter()
-    report = {"quick": args.quick, "threads": args.threads, "cases": [], "speed": None}
+    report = {"quick": args.quick, "threads": args.threads, "cases": [], "speed": None,
+              "cctbx": bool(cctbx)}
     work = Path(tempfile.mkdtemp(prefix="resolvecryoem-bench-"))
     try:
         for name, res in plan:
@@ -307,7 +341,7 @@ def main(argv=None):
                   flush=True)
             wd = work / f"{name}_{res}"
             wd.mkdir()
-            q = quality_case(case, args.threads, wd)
+            q = quality_case(case, args.threads, wd, cctbx)
             q["criteria"] = criteria(q["scores"])
             q["name"], q["box"], q["voxel"] = case["name"], case["shape"][0], case["voxel"]
             plot_case(case["name"], q["scores"],
