@@ -11,29 +11,19 @@ Every keyword of :class:`~resolvecryoem.core.params.DensityModificationParams` i
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import typing
 
 from .core.errors import InputError
-from .core.params import DensityModificationParams, cli_flag, param_fields
+from .core.params import DensityModificationParams, cli_flag, field_type, param_fields
 
 SUBCOMMANDS = ("example", "compare", "verdict")
-
-
-def _field_type(f):
-    """The Python type a dataclass field takes from the command line (Optional unwrapped)."""
-    hints = typing.get_type_hints(DensityModificationParams)
-    t = hints[f.name]
-    args = [a for a in typing.get_args(t) if a is not type(None)]
-    return args[0] if args else t
 
 
 def add_param_arguments(parser: argparse.ArgumentParser):
     """One flag per parameter, help text from the dataclass."""
     group = parser.add_argument_group("density-modification keywords")
     for f in param_fields():
-        t = _field_type(f)
+        t, _ = field_type(f.name)
         kw = dict(dest=f.name, default=argparse.SUPPRESS,
                   help=f.metadata.get("help", "") + f" (default: {f.default})")
         if t is bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -161,6 +162,13 @@ class DensityModificationParams:
 def param_fields():
     """The dataclass fields, in declaration order."""
     return dataclasses.fields(DensityModificationParams)
+
+
+def field_type(name: str) -> tuple:
+    """(base type, optional) of a parameter: ``Optional[float]`` -> (float, True)."""
+    t = typing.get_type_hints(DensityModificationParams)[name]
+    args = [a for a in typing.get_args(t) if a is not type(None)]
+    return (args[0], True) if args else (t, False)
 
 
 def cli_flag(name: str) -> str:

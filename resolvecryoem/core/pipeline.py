@@ -15,7 +15,6 @@ into place at the very end, so a failed run leaves nothing half-written behind.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -27,7 +26,7 @@ import numpy as np
 from . import boxing, checks, mapio, sequence
 from .errors import InputError, NotAvailableError
 from .fourier import Shells, irfft, rfft
-from .fsc import fsc, fsc_from_cc, fsc_ref, power, resolution_at
+from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import DensityHistogram, density_histograms, flat_histogram
 from .likelihood import map_phasing, r_value
 from .masking import local_rms, mask_from_file, probabilistic_mask

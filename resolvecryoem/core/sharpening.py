@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .fourier import Shells, frequencies
-from .fsc import fsc_ref, power
+from .fsc import power
 
 # Shells coarser than this carry the overall shape of the molecule, not its B factor.
 _B_FIT_LOW_RES_A = 8.0

@@ -4,10 +4,8 @@ Thin by design: it gathers inputs, calls :mod:`resolvecryoem.core.pipeline` stag
 and registers outputs.  The two half maps are density-modified in independent steps, so
 Scipion can run them concurrently or as separate queue jobs.
 """
-import dataclasses
 import json
 import os
-import typing
 
 import pyworkflow.protocol.params as params
 from pwem.constants import SCIPION_SYM_NAME, SYM_CYCLIC
@@ -18,7 +16,8 @@ from pyworkflow.protocol import STEPS_PARALLEL
 
 from ..core import checks, mapio
 from ..core.errors import InputError
-from ..core.params import CONTENT_FIELDS, DensityModificationParams, param_fields, protocol_name
+from ..core.params import (CONTENT_FIELDS, DensityModificationParams, field_type,
+                           param_fields, protocol_name)
 from ..core.pipeline import OUTPUTS, STATE, finish, modify_half, prepare
 from ..core.fsc import fsc_from_cc
 
@@ -111,10 +110,7 @@ class ProtResolveCryoEM(ProtAnalysis3D):
     def _addDataclassParam(self, form, name, label=None, help_extra="", **kwargs):
         """One form parameter per dataclass field, same help text (keyword names shared)."""
         f = next(f for f in param_fields() if f.name == name)
-        t = typing.get_type_hints(DensityModificationParams)[name]
-        base = [a for a in typing.get_args(t) if a is not type(None)]
-        t = base[0] if base else t
-        optional = bool(base)
+        t, optional = field_type(name)
         cls = {bool: params.BooleanParam, int: params.IntParam, float: params.FloatParam,
                str: params.StringParam}[t]
         default = f.default
