@@ -124,7 +124,10 @@ def best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted) -> Weights:
         tot = d_o + d_d
         mix = np.where((tot > 0) & (d_d > 0), np.clip(d_d / np.where(tot > 0, tot, 1), 0, 1),
                        0.0)
-        w_tot = w_o[beyond] + w_d[beyond]
+        # The overall weight is held at the last estimable shell's: a cliff in the weights
+        # inside a shell (they are interpolated between shell centres) would ring; the
+        # final scaling sets the amplitudes of these shells anyway (from cc).
+        w_tot = w_o[k] + w_d[k]
         w_o[beyond], w_d[beyond] = (1 - mix) * w_tot, mix * w_tot
     # The origin shell is one number, the map's mean: keep the original's.
     w_o[0], w_d[0], cc2[0] = 1.0, 0.0, 1.0
