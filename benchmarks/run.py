@@ -33,11 +33,12 @@ from benchmarks.metrics import shell_deficit, truth_scores  # noqa: E402
 from resolvecryoem.core import boxing, mapio  # noqa: E402
 from resolvecryoem.core.fourier import irfft, rfft  # noqa: E402
 from resolvecryoem.core.model_map import (atom_positions, model_density,  # noqa: E402
-                                          model_envelope)
+                                          model_envelope, read_model)
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
 from resolvecryoem.core.pipeline import finish, modify_half, prepare  # noqa: E402
-from resolvecryoem.core.sequence import volume_from_mass  # noqa: E402
-from resolvecryoem.core.simulate import simulate_half_maps  # noqa: E402
+from resolvecryoem.core.sequence import (molecular_mass, parse_sequence_text,  # noqa: E402
+                                         volume_from_mass)
+from resolvecryoem.core.simulate import gemmi_one_letter, simulate_half_maps  # noqa: E402
 
 SHARED = HERE.parent.parent / "shared" / "data"
 CACHE = HERE / "cache"
@@ -112,9 +113,10 @@ def make_case(name, resolution, box=None, seed=0, sampling=3.0):
     truth = model_density(path, shape, voxel, start)
     envelope = model_envelope(path, shape, voxel, start)
     h1, h2, _ = simulate_half_maps(truth, voxel, resolution, seed=seed)
-    # molecular volume from the atoms (average protein: ~7.3 Da per heavy atom... use 110 Da
-    # per residue estimate from atom count / 7.8 atoms per residue)
-    mass = len(xyz) / 7.8 * 110.0
+    # The mass a user would give: from the model's sequence.
+    st = read_model(path)
+    mass = molecular_mass(parse_sequence_text(
+        "\n".join(f">{ch.name}\n{gemmi_one_letter(ch)}" for ch in st[0])))
     return dict(name=f"{name} {resolution} A", model=str(path), truth=truth,
                 envelope=envelope, h1=h1, h2=h2, voxel=voxel, start=start, shape=shape,
                 resolution=resolution, mass=mass)

@@ -123,7 +123,6 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         shells_big = Shells.for_box(h1.shape, voxel)
         d_input = resolution_at(fsc(F1_big, F2_big, shells_big), shells_big, 0.143)
         rl(f"half-map FSC = 0.143 at {d_input:.2f} A over the whole input box")
-        avg_rms_big = shell_rms(0.5 * (F1_big + F2_big), shells_big)
         del F1_big, F2_big
 
     box = None
@@ -173,7 +172,6 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
 
     with rl.step("half-map sharpening"):
         avg_F = 0.5 * (F1 + F2)
-        raw_rms = [shell_rms(F1, shells), shell_rms(F2, shells), shell_rms(avg_F, shells)]
         aniso = anisotropy_correction(avg_F, shells, resolution) if params.remove_aniso \
             else np.float32(1.0)
         rms_avg = shell_rms(avg_F * aniso, shells)
@@ -223,8 +221,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
 
     with rl.step("saving state"):
         arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=half_fsc,
-                      sharpen_scale=scale, raw_rms_1=raw_rms[0], raw_rms_2=raw_rms[1],
-                      raw_rms_avg=raw_rms[2], avg_rms_big=avg_rms_big,
+                      sharpen_scale=scale,
                       hist_centres=solvent_h.centres, hist_solvent=solvent_h.density,
                       hist_molecule=molecule_h.density)
         if O_full is not None:
@@ -399,14 +396,24 @@ def finish(state_dir, log=print) -> dict:
                   spectral_profile=spectral_profile(shells) if params.spectral_scaling
                   else None)
         blur = b_factor_scale(shells, 2.0 * resolution) if params.blur_by_resolution else 1.0
-        F = F_rec * shells.expand(final_scale(shell_rms(F_rec, shells), rec.full.cc_ref,
-                                              target, shells, **kw) * blur)
-        Cs = [C * shells.expand(final_scale(shell_rms(C, shells), w.cc_ref, target, shells,
-                                            **kw) * blur)
-              for C, w in zip((rec.C1, rec.C2), rec.half)]
+        fs_full = final_scale(shell_rms(F_rec, shells), rec.full.cc_ref, target, shells,
+                              **kw) * blur
+        fs_half = [final_scale(shell_rms(C, shells), w.cc_ref, target, shells, **kw) * blur
+                   for C, w in zip((rec.C1, rec.C2), rec.half)]
+        F = F_rec * shells.expand(fs_full)
+        Cs = [C * shells.expand(f) for C, f in zip((rec.C1, rec.C2), fs_half)]
         # The map before density modification, sharpened as a user would look at it:
         # FSC_ref-weighted half-map average.
         initial = 0.5 * (O1 + O2) * shells.expand(cc_before)
+        # Outside the analysed box there is no density modification: the input is treated
+        # like the original-map part of the inside, i.e. filtered by the same per-shell
+        # chain sharpening x weight of the original x final scale (where the recombination
+        # relied on the flattened map, the unflattened outside is weighted down with it).
+        sharpen = load("sharpen_scale")
+        outside = {"denmod_map": sharpen * rec.full.w_o * fs_full,
+                   "initial_map": sharpen * cc_before,
+                   "denmod_half_map_1": sharpen * rec.half[0].w_o * fs_half[0],
+                   "denmod_half_map_2": sharpen * rec.half[1].w_o * fs_half[1]}
 
     with rl.step("writing maps in the input box"):
         h1, info = mapio.read_map(meta["inputs"]["half_map_1"])
@@ -415,7 +422,6 @@ def finish(state_dir, log=print) -> dict:
             np.array(meta["box"]["lower"]), np.array(meta["box"]["upper"]),
             load("box_edge_weight"))
         tmp = {}
-        raw = {"avg": load("raw_rms_avg"), 1: load("raw_rms_1"), 2: load("raw_rms_2")}
         big_shells = Shells.for_box(h[0].shape, voxel) if box else None
         F_avg_big = rfft(0.5 * (h[0] + h[1]), threads) if box else None
         jobs = [("denmod_map", F, "avg"), ("initial_map", initial, "avg"),
@@ -423,11 +429,8 @@ def finish(state_dir, log=print) -> dict:
         for name, spec, which in jobs:
             boxed_map = irfft(spec, shape, threads)
             if box:
-                # Outside the box: the input treated like the inside, i.e. filtered by the
-                # same per-shell transfer (output rms / raw input rms), then blended.
-                transfer = shell_rms(spec, shells) / np.maximum(raw[which], 1e-30)
                 Fb = F_avg_big if which == "avg" else rfft(h[which - 1], threads)
-                t = np.interp(big_shells.s_grid, shells.s, transfer).astype(np.float32)
+                t = np.interp(big_shells.s_grid, shells.s, outside[name]).astype(np.float32)
                 background = irfft(Fb * t, h[0].shape, threads)
                 full_map = boxing.paste(boxed_map, background, box)
             else:
