@@ -19,8 +19,8 @@ from benchmarks.metrics import truth_scores  # noqa: E402
 from benchmarks.run import make_case, run_ours  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
 
-SETTINGS = [dict(dm_resolution_ratio=r, cycles=1) for r in (0.6, 0.75, 0.9, 1.0)] + \
-           [dict(dm_resolution_ratio=0.75, cycles=c) for c in (2, 3)]
+SETTINGS = [dict(dm_resolution_ratio=r, cycles=3) for r in (0.6, 0.75, 0.9, 1.0)] + \
+           [dict(dm_resolution_ratio=0.6, cycles=c) for c in (1, 2, 4)]
 
 
 def main():
