@@ -47,9 +47,10 @@ OUTPUTS = {
     "results": "results.json",
     "log": "resolvecryoem.log",
 }
-R_VALUE_DEFINITION = ("R = sum|F_o - k F_ML| / sum|F_o| over 0 < |s| <= 1/dm_resolution, "
-                      "F_o the sharpened starting half map, F_ML its map-likelihood "
-                      "coefficients in the first cycle, k the least-squares scale")
+R_VALUE_DEFINITION = ("R = sum|F_o - k F_ML| / sum|F_o| over 0 < |s| <= 1/resolution, F_o the "
+                      "sharpened starting half map, F_ML its map-likelihood coefficients, k "
+                      "the least-squares scale; the first cycle's value is the one to compare "
+                      "with the documented 0.25-0.5")
 # Radius of the sphere for the local rms, in units of the resolution (ALGORITHM.md section 4).
 MASK_RADIUS_RATIO = 2.0
 
@@ -312,7 +313,9 @@ def modify_half(state_dir, which: int, log=print) -> dict:
         molecule = flat_histogram(molecule)
     dm_resolution = meta["resolution"]["dm_resolution"]
     keep = lowpass(shells, dm_resolution)
-    r_select = (keep > 0.999) & (shells.s_grid > 0)
+    # R over the shells that carry signal (beyond the resolution the coefficients are mostly
+    # noise and R tends to 1 whatever the map).
+    r_select = (shells.s_grid <= 1.0 / meta["resolution"]["used"]) & (shells.s_grid > 0)
     C = O_i
     rms_i = shell_rms(O_i, shells)
     r_values = []
