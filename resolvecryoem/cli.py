@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "half maps")
     p.add_argument("--model", help="atomic model for model-based density modification "
                                    "(not available yet)")
-    p.add_argument("--symmetry-file", help=".ncs_spec symmetry operators (not available yet)")
+    p.add_argument("--symmetry-file", help=".ncs_spec symmetry operators (Phenix find_ncs) "
+                                           "averaged in density modification")
     p.add_argument("--output-dir", default="resolvecryoem_output",
                    help="folder for the outputs (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")

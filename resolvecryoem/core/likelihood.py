@@ -33,9 +33,13 @@ class LikelihoodTerms:
 
 
 def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHistogram,
-                     molecule: DensityHistogram) -> LikelihoodTerms:
+                     molecule: DensityHistogram, target=None) -> LikelihoodTerms:
     """g(rho), g'(rho) at every voxel and <g''> (forced negative: histogram likelihoods are
-    not log-concave, and a positive curvature would turn the Newton step uphill)."""
+    not log-concave, and a positive curvature would turn the Newton step uphill).
+
+    ``target`` (optional): (tau, var) a target map and its error variance, e.g. the average
+    of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.
+    """
     where = grid_position(rho, solvent.centres) \
         if np.array_equal(solvent.centres, molecule.centres) else None
     ps, ps1, ps2 = solvent.evaluate(rho, where)
@@ -45,17 +49,24 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
     den = np.maximum(den, np.float32(1e-30))
     g1 = (w * pm1 + (1 - w) * ps1) / den
     g2 = (w * pm2 + (1 - w) * ps2) / den - g1 * g1
+    g = np.log(den)
+    if target is not None:
+        tau, var = target
+        d = (rho - tau) * np.float32(1.0 / var)
+        g = g - w * (rho - tau) * d * np.float32(0.5)
+        g1 = g1 - w * d
+        g2 = g2 - w * np.float32(1.0 / var)
     curvature = float(np.mean(g2, dtype=np.float64))
     # Fall back on the Fisher information -<g'^2> when the histogram curvature is not negative.
     fisher = -float(np.mean(g1 * g1, dtype=np.float64))
     if not curvature < 0:
         curvature = fisher if fisher < 0 else -1.0
-    return LikelihoodTerms(np.log(den), g1, curvature)
+    return LikelihoodTerms(g, g1, curvature)
 
 
-def log_likelihood(rho, p_molecule, solvent, molecule) -> float:
+def log_likelihood(rho, p_molecule, solvent, molecule, target=None) -> float:
     """LL(map) = sum_x g(rho(x))."""
-    return float(np.sum(likelihood_terms(rho, p_molecule, solvent, molecule).g,
+    return float(np.sum(likelihood_terms(rho, p_molecule, solvent, molecule, target).g,
                         dtype=np.float64))
 
 
@@ -72,15 +83,16 @@ def gradient(rho: np.ndarray, terms: LikelihoodTerms, threads: int = 1) -> np.nd
 
 def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
                 solvent: DensityHistogram, molecule: DensityHistogram, keep: np.ndarray,
-                threads: int = 1):
+                threads: int = 1, target=None):
     """Map-likelihood coefficients of one half map.
 
     ``F`` is rfftn(rho) (passed in, not recomputed); ``keep`` (half-spectrum shape, 0..1) limits
     the step to |s| <= 1/dm_resolution: the real-space form touches every coefficient, and the
     estimates beyond the density-modification resolution are not trusted.  Returns
     (F_ML, terms); outside ``keep`` F_ML is 0 (no map-phasing information there).
+    ``target``: see :func:`likelihood_terms` (symmetry averaging).
     """
-    terms = likelihood_terms(rho, p_molecule, solvent, molecule)
+    terms = likelihood_terms(rho, p_molecule, solvent, molecule, target)
     step = rfft(terms.g1, threads)
     step *= np.float32(-1.0 / terms.curvature)
     return ((F + step) * keep).astype(np.complex64, copy=False), terms

@@ -105,8 +105,9 @@ class DensityModificationParams:
         False, "Model-based density modification with automatically generated models "
                "(not available yet).")
     symmetry: Optional[str] = _p(
-        None, "Point-group symmetry not used in the reconstruction, e.g. C2, D7 "
-              "(not available yet).")
+        None, "Point-group symmetry not used in the reconstruction, averaged in density "
+              "modification: C<n>, D<n> (2-fold along x), Dy<n> (along y), T, O or I, about "
+              "the centre of the box (voxel n/2), n-fold axis along z. Or a symmetry file.")
 
     # --- computing --------------------------------------------------------------------------
     nproc: int = _p(0, "Threads for FFTs. 0: all cores of this machine.")
@@ -140,8 +141,8 @@ class DensityModificationParams:
             raise InputError("density_modify_with_model: model-based density modification "
                              "is not available yet")
         if self.symmetry:
-            raise InputError(f"symmetry={self.symmetry}: symmetry in density modification "
-                             f"is not available yet")
+            from .symmetry import point_group
+            point_group(self.symmetry)  # InputError for a symbol it cannot read
 
     @property
     def threads(self) -> int:

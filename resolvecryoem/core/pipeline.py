@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import boxing, checks, mapio, sequence
+from . import boxing, checks, mapio, sequence, symmetry
 from .errors import InputError, NotAvailableError
 from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
@@ -66,9 +66,6 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
     if model is not None:
         raise NotAvailableError("model-based density modification (a model file) is not "
                                 "available yet")
-    if symmetry_file is not None:
-        raise NotAvailableError("density modification with a symmetry file is not available "
-                                "yet")
     out = Path(output_dir)
     state = out / STATE
     rl = RunLog(log)
@@ -78,8 +75,12 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
         if state.exists():
             shutil.rmtree(state)
         state.mkdir()
+        if symmetry_file is not None:
+            symmetry.read_ncs_spec(symmetry_file)  # fail early, naming the file
         meta = _prepare(Path(half_map_1), Path(half_map_2), params, seq_file, full_map, mask,
                         state, rl)
+        meta["symmetry_file"] = None if symmetry_file is None else str(
+            Path(symmetry_file).resolve())
     except BaseException:
         shutil.rmtree(state, ignore_errors=True)
         if created_out and out.exists() and not any(out.iterdir()):
@@ -238,6 +239,8 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         box=None if box is None else {"lower": [int(n) for n in box.lower],
                                       "upper": [int(n) for n in box.upper]},
         boxed_shape=[int(n) for n in b1.shape],
+        input_shape=[int(n) for n in h1.shape],
+        input_start_A=[float(v) for v in info.start_A],
         voxel_size=[float(v) for v in voxel],
         molecular_volume_A3=volume,
         solvent_fraction={"input_box": sequence.solvent_fraction(volume, box_volume),
@@ -246,6 +249,17 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
                     "used": resolution, "dm_resolution": dm_resolution},
         b_iso=b_iso,
     )
+
+
+def _symmetry_operators(meta, params) -> list:
+    """(R, t) operators from the symmetry keyword or file, or [] without symmetry."""
+    if meta.get("symmetry_file"):
+        return symmetry.read_ncs_spec(meta["symmetry_file"])
+    if params.symmetry and params.symmetry.strip().upper() not in ("C1", ""):
+        centre = symmetry.box_centre_xyz(meta["input_shape"], meta["voxel_size"],
+                                         meta["input_start_A"])
+        return symmetry.operators_about(symmetry.point_group(params.symmetry), centre)
+    return []
 
 
 def half_map_resolution(half_map_1, half_map_2) -> float:
@@ -318,11 +332,26 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     r_select = (shells.s_grid <= 1.0 / meta["resolution"]["used"]) & (shells.s_grid > 0)
     C = O_i
     rms_i = shell_rms(O_i, shells)
+    ops = _symmetry_operators(meta, params)
+    if ops:
+        lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
+        start_boxed = np.asarray(meta["input_start_A"]) + lower * np.asarray(meta["voxel_size"])
+        rl(f"symmetry: {len(ops)} operators averaged in the molecule region")
     r_values = []
     for cycle in range(1, params.cycles + 1):
         with rl.step(f"half map {which}: density modification cycle {cycle}/{params.cycles}"):
             rho = irfft(C * keep, shape, threads)
-            D, terms = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads)
+            target = None
+            if ops:
+                tau = symmetry.average_of_others(rho, ops, meta["voxel_size"], start_boxed)
+                diff = rho - tau
+                var = float(np.sum(p_molecule * diff * diff, dtype=np.float64)
+                            / max(float(p_molecule.sum()), 1.0))
+                target = (tau, max(var, 1e-12))
+                del diff
+            D, terms = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
+                                   target=target)
+            del target
             del rho
             r = r_value(O_i, D, r_select)
             r_values.append(r)

@@ -19,12 +19,11 @@ from ..core.errors import InputError
 from ..core.params import (CONTENT_FIELDS, DensityModificationParams, field_type,
                            param_fields, protocol_name)
 from ..core.pipeline import OUTPUTS, STATE, finish, modify_half, prepare
+from ..core.symmetry import read_ncs_spec
 from ..core.fsc import fsc_from_cc
 
 # Dataclass fields that are on the input page or come from elsewhere on the form.
 _FORM_FIELDS = set(CONTENT_FIELDS) | {"resolution", "dm_resolution", "nproc", "symmetry"}
-# How the form's symmetry spells "no symmetry".
-NO_SYMMETRY = (SYM_CYCLIC, 1)
 
 
 def _path(obj):
@@ -95,11 +94,13 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                       choices=list(SCIPION_SYM_NAME.values()), default=SYM_CYCLIC,
                       label="Symmetry",
                       help="Symmetry not used in the reconstruction, averaged during density "
-                           "modification (not available yet: keep C1).")
+                           "modification about the centre of the box (Scipion's convention). "
+                           "Cn, Dxn, Dyn, T222, O and I222 are supported; C1 means none.")
         form.addParam("symmetryOrder", params.IntParam, default=1, label="Symmetry order",
                       condition="symmetryGroup<=%d" % 2)
         form.addParam("symmetryFile", params.FileParam, default="", label="Symmetry file",
-                      help=".ncs_spec symmetry operators (not available yet).")
+                      help=".ncs_spec symmetry operators (Phenix find_ncs), used instead of "
+                           "the symmetry group.")
 
         form.addSection(label="Density modification")
         for f in param_fields():
@@ -137,6 +138,7 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                 fh.write(f">{s.getSeqName() or 'sequence'}\n{s.getSequence()}\n")
         h1, h2 = self.getHalfMapPaths()
         prepare(h1, h2, self._getOutDir(), self.getParams(), seq_file=seq,
+                symmetry_file=self.symmetryFile.get() or None,
                 full_map=_path(self.inputFullMap.get()) if self.inputFullMap.get() else None,
                 mask=_path(self.inputMask.get()) if self.inputMask.get() else None,
                 log=self.info)
@@ -194,9 +196,21 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                 v = None
             values[f.name] = v
         values["nproc"] = max(1, int(self.numberOfThreads.get() or 1))
+        values["symmetry"] = self.getSymmetrySymbol()
         if self.inputSequence.get() is not None:
             values["molecular_mass"] = values["solvent_fraction"] = None
         return DensityModificationParams(**values)
+
+    def getSymmetrySymbol(self):
+        """The core's symmetry symbol for the form's group and order (None for C1)."""
+        name = list(SCIPION_SYM_NAME.values())[self.symmetryGroup.get()]
+        n = int(self.symmetryOrder.get() or 1)
+        symbol = {"Cn": f"C{n}", "Dxn": f"D{n}", "Dyn": f"Dy{n}", "T222": "T", "O": "O",
+                  "I222": "I"}.get(name)
+        if symbol is None:
+            raise InputError(f"Symmetry {name} is not available yet (Cn, Dxn, Dyn, T222, O "
+                             f"and I222 are).")
+        return None if symbol == "C1" else symbol
 
     def getHalfMapPaths(self):
         if self.useHalfMapsFromVolume:
@@ -250,10 +264,11 @@ class ProtResolveCryoEM(ProtAnalysis3D):
         if self.inputModel.get() is not None:
             errors.append("Model-based density modification (atomic model input) is not "
                           "available yet.")
-        if (self.symmetryGroup.get(), self.symmetryOrder.get()) != NO_SYMMETRY:
-            errors.append("Symmetry in density modification is not available yet: keep C1.")
         if self.symmetryFile.get():
-            errors.append("Symmetry files (.ncs_spec) are not available yet.")
+            try:
+                read_ncs_spec(self.symmetryFile.get())
+            except InputError as e:
+                errors.append(str(e))
         try:
             g1 = mapio.read_map(paths[0])[1]
             g2 = mapio.read_map(paths[1])[1]

@@ -115,8 +115,12 @@ class TestResolveCryoEMProtocol(BaseTest):
                             for e in prot.validate()))
         prot = self._resolve(resolution=0.5)
         self.assertTrue(any("out of range" in e for e in prot.validate()))
-        prot = self._resolve(symmetryOrder=3)
+        from pwem.constants import SCIPION_SYM_NAME
+        prot = self._resolve(symmetryGroup=list(SCIPION_SYM_NAME.values()).index("In25"))
         self.assertTrue(any("not available yet" in e for e in prot.validate()))
+        prot = self._resolve(symmetryOrder=2)
+        self.assertEqual(prot.validate(), [])
+        self.assertEqual(prot.getParams().symmetry, "C2")
         prot = self._resolve(densityModifyWithModel=True)
         self.assertTrue(any("not available yet" in e for e in prot.validate()))
         pdb = self.newProtocol(ProtImportPdb, inputPdbData=ProtImportPdb.IMPORT_FROM_FILES,

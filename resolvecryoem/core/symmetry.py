@@ -1,0 +1,149 @@
+"""Symmetry not used in the reconstruction, averaged as part of the density-modification target.
+
+Operators are (R, t) acting on model coordinates in A (x, y, z): x' = R x + t.  Point groups
+(``C2``, ``D7``, ``T``, ``O``, ``I``; ``Dy4`` puts the dihedral 2-fold along y instead of x)
+act about the centre of the INPUT box, voxel index n/2 on each axis as in RELION and Scipion,
+with the n-fold axis along z.  ``.ncs_spec`` files (Phenix) give operators explicitly.
+
+The target at each voxel is the average of the map over the OTHER symmetry copies (the
+identity is left out, so a coefficient's own value does not vote for itself), used by
+:mod:`likelihood` as a Gaussian term in the molecule region.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from .errors import InputError
+
+
+def _axis_rotation(axis, angle) -> np.ndarray:
+    a = np.asarray(axis, dtype=np.float64)
+    a = a / np.linalg.norm(a)
+    K = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
+
+
+def _close_group(generators) -> np.ndarray:
+    """All products of the generators (a finite rotation group)."""
+    group = [np.eye(3)]
+    frontier = [np.eye(3)]
+    while frontier:
+        new = []
+        for g in frontier:
+            for h in generators:
+                p = h @ g
+                if not any(np.allclose(p, q, atol=1e-6) for q in group):
+                    group.append(p)
+                    new.append(p)
+        frontier = new
+        if len(group) > 60:
+            raise ValueError("generators do not close into a point group")
+    return np.array(group)
+
+
+def point_group(symbol: str) -> np.ndarray:
+    """Rotation matrices (n, 3, 3) of a point group symbol: C<n>, D<n>, Dy<n>, T, O, I."""
+    s = symbol.strip().upper()
+    m = re.fullmatch(r"(C|D|DY)(\d+)", s)
+    if m:
+        kind, n = m.group(1), int(m.group(2))
+        if n < 1:
+            raise InputError(f"symmetry {symbol}: the order must be at least 1")
+        gens = [_axis_rotation((0, 0, 1), 2 * np.pi / n)]
+        if kind == "D":
+            gens.append(_axis_rotation((1, 0, 0), np.pi))
+        elif kind == "DY":
+            gens.append(_axis_rotation((0, 1, 0), np.pi))
+        return _close_group(gens)
+    if s == "T":   # 2-folds along x, y, z; 3-fold along (1, 1, 1)
+        return _close_group([_axis_rotation((0, 0, 1), np.pi),
+                             _axis_rotation((1, 1, 1), 2 * np.pi / 3)])
+    if s == "O":   # 4-folds along x, y, z
+        return _close_group([_axis_rotation((0, 0, 1), np.pi / 2),
+                             _axis_rotation((1, 1, 1), 2 * np.pi / 3)])
+    if s == "I":   # 2-folds along x, y, z (I222 orientation); 5-fold along (0, 1, phi)
+        phi = (1 + 5 ** 0.5) / 2
+        return _close_group([_axis_rotation((0, 0, 1), np.pi),
+                             _axis_rotation((1, 1, 1), 2 * np.pi / 3),
+                             _axis_rotation((0, 1, phi), 2 * np.pi / 5)])
+    raise InputError(f"symmetry {symbol!r}: give C<n>, D<n>, Dy<n>, T, O or I")
+
+
+def operators_about(rotations: np.ndarray, centre_xyz_A) -> list:
+    """(R, t) pairs of rotations about a centre: t = c - R c."""
+    c = np.asarray(centre_xyz_A, dtype=np.float64)
+    return [(R, c - R @ c) for R in rotations]
+
+
+def read_ncs_spec(path) -> list:
+    """(R, t) operators of a Phenix .ncs_spec file (rota_matrix rows and tran_orth)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the symmetry file ({e})") from None
+    rows, trans, ops = [], None, []
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        key = words[0].lower()
+        try:
+            if key == "rota_matrix":
+                rows.append([float(v) for v in words[1:4]])
+            elif key == "tran_orth":
+                trans = [float(v) for v in words[1:4]]
+        except ValueError:
+            raise InputError(f"{path}: unreadable line {line!r}") from None
+        if len(rows) == 3 and trans is not None:
+            ops.append((np.array(rows), np.array(trans)))
+            rows, trans = [], None
+    if not ops:
+        raise InputError(f"{path}: no operators (rota_matrix / tran_orth) found")
+    R0, t0 = ops[0]
+    if not (np.allclose(R0, np.eye(3), atol=1e-3) and np.allclose(t0, 0, atol=1e-2)):
+        if not any(np.allclose(R, np.eye(3), atol=1e-3) and np.allclose(t, 0, atol=1e-2)
+                   for R, t in ops):
+            ops.insert(0, (np.eye(3), np.zeros(3)))
+    for R, _ in ops:
+        if not np.allclose(R @ R.T, np.eye(3), atol=1e-3):
+            raise InputError(f"{path}: a rota_matrix is not a rotation")
+    return ops
+
+
+def box_centre_xyz(shape_zyx, voxel_zyx, start_zyx) -> np.ndarray:
+    """Model coordinates (x, y, z) of voxel index n/2 on each axis of the input box."""
+    n = np.asarray(shape_zyx, dtype=np.float64)
+    return (np.asarray(start_zyx) + (n // 2) * np.asarray(voxel_zyx))[::-1]
+
+
+def average_of_others(rho: np.ndarray, operators: list, voxel_zyx, start_zyx) -> np.ndarray:
+    """Average of the map over its symmetry copies other than the identity (float32).
+
+    ``start_zyx`` is the model position (A) of rho's voxel [0, 0, 0] (for a boxed map, the
+    input's start plus the box offset).  Points mapped outside the map take the map's mean.
+    """
+    v = np.asarray(voxel_zyx, dtype=np.float64)
+    start = np.asarray(start_zyx, dtype=np.float64)
+    idx = np.indices(rho.shape, dtype=np.float32).reshape(3, -1)
+    xyz = (start[:, None] + idx * v[:, None])[::-1]          # (x, y, z) of every voxel
+    others = [(R, t) for R, t in operators
+              if not (np.allclose(R, np.eye(3), atol=1e-6) and np.allclose(t, 0, atol=1e-6))]
+    if not others:
+        return rho.astype(np.float32, copy=True)
+    acc = np.zeros(rho.size, np.float64)
+    mean = float(rho.mean())
+    for R, t in others:
+        # rho_g(x) = rho(g^-1 x): the copy of the map carried by g onto x.
+        Rinv = R.T
+        src = Rinv @ (xyz - t[:, None])
+        src_idx = (src[::-1] - start[:, None]) / v[:, None]
+        # Round away float error: a voxel mapped exactly onto the last plane must not be
+        # taken as outside the map.
+        np.round(src_idx, 3, out=src_idx)
+        acc += ndimage.map_coordinates(rho, src_idx, order=1, mode="constant", cval=mean)
+    return (acc / len(others)).reshape(rho.shape).astype(np.float32)
