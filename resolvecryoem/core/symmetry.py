@@ -19,6 +19,8 @@ from scipy import ndimage
 
 from .errors import InputError
 
+_CHUNK = 1 << 20  # voxels per chunk when sampling symmetry copies
+
 
 def _axis_rotation(axis, angle) -> np.ndarray:
     a = np.asarray(axis, dtype=np.float64)
@@ -129,21 +131,25 @@ def average_of_others(rho: np.ndarray, operators: list, voxel_zyx, start_zyx) ->
     """
     v = np.asarray(voxel_zyx, dtype=np.float64)
     start = np.asarray(start_zyx, dtype=np.float64)
-    idx = np.indices(rho.shape, dtype=np.float32).reshape(3, -1)
-    xyz = (start[:, None] + idx * v[:, None])[::-1]          # (x, y, z) of every voxel
     others = [(R, t) for R, t in operators
               if not (np.allclose(R, np.eye(3), atol=1e-6) and np.allclose(t, 0, atol=1e-6))]
     if not others:
         return rho.astype(np.float32, copy=True)
-    acc = np.zeros(rho.size, np.float64)
     mean = float(rho.mean())
-    for R, t in others:
-        # rho_g(x) = rho(g^-1 x): the copy of the map carried by g onto x.
-        Rinv = R.T
-        src = Rinv @ (xyz - t[:, None])
-        src_idx = (src[::-1] - start[:, None]) / v[:, None]
-        # Round away float error: a voxel mapped exactly onto the last plane must not be
-        # taken as outside the map.
-        np.round(src_idx, 3, out=src_idx)
-        acc += ndimage.map_coordinates(rho, src_idx, order=1, mode="constant", cval=mean)
-    return (acc / len(others)).reshape(rho.shape).astype(np.float32)
+    out = np.empty(rho.size, np.float32)
+    flat = np.arange(rho.size)
+    # In chunks of voxels, so the coordinate arrays stay small for big boxes.
+    for lo in range(0, rho.size, _CHUNK):
+        idx = np.array(np.unravel_index(flat[lo:lo + _CHUNK], rho.shape), dtype=np.float64)
+        xyz = (start[:, None] + idx * v[:, None])[::-1]          # (x, y, z) of each voxel
+        acc = np.zeros(idx.shape[1], np.float64)
+        for R, t in others:
+            # The copy carried by g onto x is rho(g^-1 x).
+            src = R.T @ (xyz - t[:, None])
+            src_idx = (src[::-1] - start[:, None]) / v[:, None]
+            # Round away float error: a voxel mapped exactly onto the last plane must not
+            # be taken as outside the map.
+            np.round(src_idx, 3, out=src_idx)
+            acc += ndimage.map_coordinates(rho, src_idx, order=1, mode="constant", cval=mean)
+        out[lo:lo + _CHUNK] = acc / len(others)
+    return out.reshape(rho.shape)
