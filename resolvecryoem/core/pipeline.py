@@ -81,6 +81,9 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
                         state, rl)
         meta["symmetry_file"] = None if symmetry_file is None else str(
             Path(symmetry_file).resolve())
+        if symmetry_file is not None:
+            meta["inputs"]["symmetry_file"] = meta["symmetry_file"]
+            meta["input_sha256"]["symmetry_file"] = _sha256(symmetry_file)
     except BaseException:
         shutil.rmtree(state, ignore_errors=True)
         if created_out and out.exists() and not any(out.iterdir()):
