@@ -35,12 +35,6 @@ class MapInfo:
     def box_volume_A3(self) -> float:
         return float(np.prod(np.asarray(self.shape) * self.voxel_size))
 
-    def same_grid(self, other: "MapInfo", rtol: float = 1e-3) -> bool:
-        return (tuple(self.shape) == tuple(other.shape)
-                and np.allclose(self.voxel_size, other.voxel_size, rtol=rtol)
-                and np.allclose(self.start_A, other.start_A,
-                                atol=rtol * float(np.max(self.voxel_size)) * 10))
-
 
 def map_info(shape, voxel_size, start_A=(0.0, 0.0, 0.0), path="<generated>") -> MapInfo:
     """MapInfo for a generated map (voxel_size scalar or (vz, vy, vx); start_A in (z, y, x))."""

@@ -64,11 +64,6 @@ def _logistic(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
 
-def hard_mask(p_molecule: np.ndarray) -> np.ndarray:
-    """Boolean molecule region (P >= 0.5)."""
-    return p_molecule >= 0.5
-
-
 def mask_from_file(mask: np.ndarray, shells: Shells, resolution_A: float,
                    threads: int = 1) -> np.ndarray:
     """P(molecule) from a user mask (1 = molecule): clipped to 0..1 and softened over

@@ -92,11 +92,6 @@ def _signal_variance(m: _Moments, shells: Shells) -> tuple:
     return np.maximum(var_s, floor), trusted
 
 
-def signal_variance(O1, O2, shells: Shells) -> tuple:
-    """var S per shell and the trusted shells, from the two original half maps."""
-    return _signal_variance(_Moments(shells, O1=O1, O2=O2), shells)
-
-
 def best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted) -> Weights:
     """w = Sigma^-1 (var S, a var S) per shell; w_d = 0 where the shell is not trusted or the
     map-phasing maps carry no signal (a <= 0)."""
