@@ -44,8 +44,11 @@ def map_info(shape, voxel_size, start_A=(0.0, 0.0, 0.0), path="<generated>") -> 
                    origin_field=tuple(float(v) for v in start))
 
 
-def read_map(path) -> tuple:
-    """(data float32 (z, y, x), MapInfo) of an MRC/CCP4 file; InputError if unreadable."""
+def read_map(path, header_only: bool = False) -> tuple:
+    """(data float32 (z, y, x), MapInfo) of an MRC/CCP4 file; InputError if unreadable.
+
+    ``header_only``: (None, MapInfo) without reading the data (form validation, wizards).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -53,18 +56,26 @@ def read_map(path) -> tuple:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                mrc = mrcfile.open(str(path), mode="r", permissive=False)
+                mrc = mrcfile.open(str(path), mode="r", permissive=False,
+                                   header_only=header_only)
             except ValueError as e:
                 raise InputError(f"{path}: not a readable MRC/CCP4 map ({e})") from None
         with mrc:
-            if mrc.data is None:
-                raise InputError(f"{path}: no map data (truncated file?)")
             h = mrc.header
-            data = np.asarray(mrc.data)
-            if data.ndim != 3:
-                raise InputError(f"{path}: a 3-D map is needed, this one has {data.ndim} "
-                                 f"dimension(s)")
-            if np.iscomplexobj(data):
+            if header_only:
+                data = None
+                file_shape = (int(h.nz), int(h.ny), int(h.nx))
+                complex_data = int(h.mode) in (3, 4)
+            else:
+                if mrc.data is None:
+                    raise InputError(f"{path}: no map data (truncated file?)")
+                data = np.asarray(mrc.data)
+                file_shape = data.shape
+                complex_data = np.iscomplexobj(data)
+            if len(file_shape) != 3 or min(file_shape) < 1:
+                raise InputError(f"{path}: a 3-D map is needed, this one has shape "
+                                 f"{file_shape}")
+            if complex_data:
                 raise InputError(f"{path}: complex (Fourier) data, a real-space map is needed")
             # File axes (slowest..fastest) are (maps, mapr, mapc), values 1=x, 2=y, 3=z.
             axis_of = [int(h.maps), int(h.mapr), int(h.mapc)]
@@ -73,7 +84,9 @@ def read_map(path) -> tuple:
                                  f"{h.mapc}/{h.mapr}/{h.maps}")
             # Canonical order: z (3) slowest, then y (2), then x (1).
             perm = [axis_of.index(3), axis_of.index(2), axis_of.index(1)]
-            data = np.ascontiguousarray(np.transpose(data, perm), dtype=np.float32)
+            shape = tuple(int(file_shape[i]) for i in perm)
+            data = None if header_only else np.ascontiguousarray(np.transpose(data, perm),
+                                                                  dtype=np.float32)
             # NXSTART belongs to the column axis (mapc), NYSTART to rows, NZSTART to sections.
             nstart_by_axis = {int(h.mapc): int(h.nxstart), int(h.mapr): int(h.nystart),
                               int(h.maps): int(h.nzstart)}
@@ -97,7 +110,7 @@ def read_map(path) -> tuple:
         start = np.array(origin)
     else:
         start = np.asarray(nstart, dtype=np.float64) * voxel
-    return data, MapInfo(str(path), data.shape, voxel, start, nstart, origin)
+    return data, MapInfo(str(path), shape, voxel, start, nstart, origin)
 
 
 def write_map(path, data: np.ndarray, info: MapInfo) -> None:

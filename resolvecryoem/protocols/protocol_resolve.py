@@ -270,8 +270,8 @@ class ProtResolveCryoEM(ProtAnalysis3D):
             except InputError as e:
                 errors.append(str(e))
         try:
-            g1 = mapio.read_map(paths[0])[1]
-            g2 = mapio.read_map(paths[1])[1]
+            g1 = mapio.read_map(paths[0], header_only=True)[1]
+            g2 = mapio.read_map(paths[1], header_only=True)[1]
         except InputError as e:
             return errors + [str(e)]
         if tuple(g1.shape) != tuple(g2.shape):
@@ -282,7 +282,7 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                           f"{g2.voxel_size[::-1]} A.")
         for label, ptr in (("mask", self.inputMask), ("full map", self.inputFullMap)):
             if ptr.get() is not None:
-                g = mapio.read_map(_path(ptr.get()))[1]
+                g = mapio.read_map(_path(ptr.get()), header_only=True)[1]
                 if tuple(g.shape) != tuple(g1.shape):
                     errors.append(f"The {label} has a box of {g.shape[::-1]}, the half maps "
                                   f"{g1.shape[::-1]}.")

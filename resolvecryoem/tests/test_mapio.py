@@ -100,3 +100,13 @@ def test_origin_puts_real_model_on_density():
     assert np.all((idx >= 0) & (idx < np.array(d.shape)))
     at_atoms = d[tuple(idx.T)]
     assert at_atoms.mean() > d.mean() + 1.5 * d.std()
+
+
+def test_header_only_reads_geometry_without_data(tmp_path):
+    d = np.zeros((5, 6, 7), np.float32)
+    _write_raw(tmp_path / "h.mrc", d, 3, 1, 2, nstart=(1, 2, 3), voxel=(1.5, 1.5, 1.5))
+    full, info_full = read_map(tmp_path / "h.mrc")
+    none, info = read_map(tmp_path / "h.mrc", header_only=True)
+    assert none is None
+    assert info.shape == full.shape == info_full.shape
+    assert np.allclose(info.start_A, info_full.start_A)

@@ -21,7 +21,7 @@ def estimate_solvent_fraction(protocol) -> tuple:
                                           f"{seq.getSequence()}\n", "the selected sequence")
     copies = int(protocol.copies.get() or 1)
     mass = sequence.molecular_mass(chains, copies)
-    info = mapio.read_map(protocol.getHalfMapPaths()[0])[1]
+    info = mapio.read_map(protocol.getHalfMapPaths()[0], header_only=True)[1]
     fraction = sequence.solvent_fraction(sequence.molecular_volume(chains, copies),
                                          info.box_volume_A3)
     return round(fraction, 3), mass
