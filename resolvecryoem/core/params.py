@@ -97,6 +97,11 @@ class DensityModificationParams:
               "and flat amplitudes matching the low-resolution shell.")
     spectral_scaling: bool = _p(
         True, "Scale the final map to the resolution dependence of a typical macromolecule.")
+    local_sharpening: bool = _p(
+        False, "Weight each resolution band of the final map by the local correlation of "
+               "the original half maps, so poorer regions lose their noisy fine detail; also "
+               "writes local_resolution.mrc. It lowered FSC against the truth by 0.03-0.13 A "
+               "on the benchmark: a map for looking at, not for refinement.")
     blur_by_resolution: bool = _p(
         False, "Blur the final map slightly, by B = 2 x resolution A^2.")
 

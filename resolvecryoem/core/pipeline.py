@@ -32,6 +32,7 @@ from .likelihood import map_phasing, r_value
 from .masking import local_rms, mask_from_file, probabilistic_mask
 from .params import DensityModificationParams
 from .recombination import half_weights, recombine
+from .local import local_weighting
 from .runlog import RunLog
 from .weighting import real_space_weighting, sigma_weighting
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
@@ -46,6 +47,7 @@ OUTPUTS = {
     "initial_map": "initial_map.mrc",
     "results": "results.json",
     "log": "resolvecryoem.log",
+    "local_resolution": "local_resolution.mrc",  # only with local_sharpening
 }
 R_VALUE_DEFINITION = ("R = sum|F_o - k F_ML| / sum|F_o| over 0 < |s| <= 1/resolution, F_o the "
                       "sharpened starting half map, F_ML its map-likelihood coefficients, k "
@@ -441,6 +443,12 @@ def finish(state_dir, log=print) -> dict:
         fs_half = [final_scale(shell_rms(C, shells), w.cc_ref, target, shells, **kw) * blur
                    for C, w in zip((rec.C1, rec.C2), rec.half)]
         F = F_rec * shells.expand(fs_full)
+        local_res = None
+        if params.local_sharpening:
+            local_map, local_res = local_weighting(F, O1, O2, shells, resolution, threads)
+            F = rfft(local_map, threads)
+            rl("local sharpening: each resolution band weighted by the local half-map "
+               f"correlation (median local resolution {np.median(local_res):.2f} A)")
         Cs = [C * shells.expand(f) for C, f in zip((rec.C1, rec.C2), fs_half)]
         # The map before density modification, sharpened as a user would look at it:
         # FSC_ref-weighted half-map average.
@@ -477,6 +485,12 @@ def finish(state_dir, log=print) -> dict:
                 full_map = boxed_map
             tmp[name] = state / ("out_" + OUTPUTS[name])
             mapio.write_map(tmp[name], full_map.astype(np.float32), info)
+        if local_res is not None:
+            # Outside the analysed box there is no local estimate: the overall resolution.
+            res_map = boxing.paste(local_res, np.full(h[0].shape, resolution, np.float32),
+                                   box) if box else local_res
+            tmp["local_resolution"] = state / "out_local_resolution.mrc"
+            mapio.write_map(tmp["local_resolution"], res_map, info)
 
     results = dict(
         version=_version(),
@@ -507,7 +521,7 @@ def finish(state_dir, log=print) -> dict:
         timings={**meta["timings"], **{k: v for hh in halves for k, v in hh["timings"].items()},
                  **rl.timings},
         warnings=meta["warnings"],
-        outputs=dict(OUTPUTS),
+        outputs={k: OUTPUTS[k] for k in list(tmp) + ["results", "log"]},
     )
     log_text = "\n".join(meta["log"] + halves[0]["log"] + halves[1]["log"] + rl.lines) + "\n"
     mapio.atomic_write_text(state / "out_results.json", json.dumps(results, indent=1))
@@ -517,7 +531,7 @@ def finish(state_dir, log=print) -> dict:
     for name, path in tmp.items():
         os.replace(path, out / OUTPUTS[name])
     shutil.rmtree(state, ignore_errors=True)
-    rl(f"wrote {', '.join(OUTPUTS.values())} in {out}")
+    rl(f"wrote {', '.join(OUTPUTS[k] for k in tmp)} in {out}")
     return results
 
 
