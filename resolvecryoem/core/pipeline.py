@@ -346,18 +346,11 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     for cycle in range(1, params.cycles + 1):
         with rl.step(f"half map {which}: density modification cycle {cycle}/{params.cycles}"):
             rho = irfft(C * keep, shape, threads)
-            target = None
-            if ops:
-                tau = symmetry.average_of_others(rho, ops, meta["voxel_size"], start_boxed)
-                diff = rho - tau
-                var = float(np.sum(p_molecule * diff * diff, dtype=np.float64)
-                            / max(float(p_molecule.sum()), 1.0))
-                target = (tau, max(var, 1e-12))
-                del diff
+            target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
+                                              start_boxed) if ops else None
             D, terms = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
                                    target=target)
-            del target
-            del rho
+            del target, rho
             r = r_value(O_i, D, r_select)
             r_values.append(r)
             w = half_weights(O_i, O_j, D, shells)

@@ -153,3 +153,13 @@ def average_of_others(rho: np.ndarray, operators: list, voxel_zyx, start_zyx) ->
             acc += ndimage.map_coordinates(rho, src_idx, order=1, mode="constant", cval=mean)
         out[lo:lo + _CHUNK] = acc / len(others)
     return out.reshape(rho.shape)
+
+
+def symmetry_target(rho, operators, p_molecule, voxel_zyx, start_zyx) -> tuple:
+    """(target map, error variance) for the likelihood's symmetry term: the average of the
+    other copies, and the P_M-weighted mean square of the map's departure from it."""
+    tau = average_of_others(rho, operators, voxel_zyx, start_zyx)
+    diff = rho - tau
+    var = float(np.sum(p_molecule * diff * diff, dtype=np.float64)
+                / max(float(p_molecule.sum()), 1.0))
+    return tau, max(var, 1e-12)
