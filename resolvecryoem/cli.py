@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import __version__
 from .core.errors import InputError
 from .core.params import DensityModificationParams, cli_flag, field_type, param_fields
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default="resolvecryoem_output",
                    help="folder for the outputs (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--version", action="version", version=f"resolvecryoem {__version__}")
     add_param_arguments(p)
     return p
 
