@@ -38,6 +38,7 @@ from .local import local_weighting
 from .runlog import RunLog
 from .weighting import real_space_weighting, sigma_weights
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
+                         hold_low_resolution,
                          half_map_sharpening_scale, lowpass, shell_rms,
                          spectral_profile)
 
@@ -596,6 +597,10 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
     """Boxed real-space maps {name: map}, the per-shell final scale, the local resolution."""
     p, shells, threads = st.params, st.shells, st.params.threads
     with rl.step("final scaling"):
+        # The half-map sharpening whitened the low-resolution shells for density
+        # modification; the delivered maps get the molecule's own low-resolution shape back.
+        unwhiten = _unwhiten(st)
+        H = [h * unwhiten for h in H]
         F = 0.5 * (H[0] + H[1]) if st.O_full is None else _full_map_spectrum(st, rec, H)
         level = shell_rms(0.5 * (st.O1 + st.O2), shells)
         low = (shells.s > 0) & (shells.s < 1 / 8.0)
@@ -628,9 +633,17 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
     # The map before density modification, sharpened as a user would look at it:
     # FSC_ref-weighted half-map average.
     cc_before = fsc_ref(st.load("half_fsc"))
-    maps["initial_map"] = irfft(0.5 * (st.O1 + st.O2) * shells.expand(cc_before), st.shape,
-                                threads)
+    maps["initial_map"] = irfft(0.5 * (st.O1 + st.O2) * (shells.expand(cc_before) * unwhiten),
+                                st.shape, threads)
     return maps, fs, local_res
+
+
+def _unwhiten(st: _FinishState) -> np.ndarray:
+    """Factor (half spectrum) that turns the half-map sharpening into one held constant below
+    8 A (sharpening.hold_low_resolution)."""
+    scale = st.load("sharpen_scale")
+    return st.shells.expand(hold_low_resolution(scale, st.shells)) / np.maximum(
+        st.shells.expand(scale), 1e-30)
 
 
 def _full_map_spectrum(st: _FinishState, rec, H) -> np.ndarray:
@@ -667,7 +680,7 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl) -> tuple:
         # like the original-map part of the inside, i.e. filtered by the same per-shell
         # chain sharpening x weight of the original x final scale (where the recombination
         # relied on the flattened map, the unflattened outside is weighted down with it).
-        sharpen = st.load("sharpen_scale")
+        sharpen = hold_low_resolution(st.load("sharpen_scale"), shells)
         outside = sharpen * rec.full.w_o * fs
         filters = {"denmod_map": (outside, "avg"), "initial_map":
                    (sharpen * fsc_ref(st.load("half_fsc")), "avg"),

@@ -108,11 +108,7 @@ def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
         else:
             calls.append("same")
     equivalent = np.clip(x1, 0, None) * np.clip(x2, 0, None) / np.maximum(before, sig)
-    var_s = np.maximum(cov(F_O1, F_O2, shells), 1e-30)
-    F_avg = 0.5 * (F_C1 + F_C2)
-    cross = 0.5 * (cov(F_C1, F_O2, shells) + cov(F_C2, F_O1, shells))
-    cc_full = np.clip(cross / np.sqrt(np.maximum(power(F_avg, shells), 1e-30) * var_s), 0, 1)
-    cc_full[0] = 1.0
+    cc_full = cc_of_average(F_O1, F_O2, F_C1, F_C2, shells)
     n_dec = int(decidable.sum())
     n_better, n_worse = calls.count("better"), calls.count("worse")
     n_suspect = int(suspect.sum())
@@ -134,15 +130,29 @@ def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
                            f"OTHER original half map more than any map made without it can "
                            f"(FSC(C_i, O_j) > sqrt(FSC(O1, O2))): they are not independent "
                            f"of it, and no figure from them can be trusted")
-    elif n_better >= max(MIN_SHELLS, n_worse + 1) and mean_gain > 0 \
-            and d_after <= d_before + 1e-6:
+    elif n_better >= max(MIN_SHELLS, n_worse + 1) and d_after <= d_before + 1e-6:
         v, why = HELPED, f"{counts}; mean CC gain {mean_gain:+.3f} on {mean_cc:.3f}"
-    elif n_worse >= max(MIN_SHELLS, n_better + 1) and mean_gain < 0:
+    elif n_worse >= max(MIN_SHELLS, n_better + 1) and d_after >= d_before - 1e-6:
         v, why = MADE_WORSE, f"{counts}; mean CC gain {mean_gain:+.3f}"
     else:
         v, why = NOT_HELPED, f"{counts}; mean CC gain {mean_gain:+.3f}"
     return Evidence(v, why, d_before, d_after, d_full, before, x1, x2, equivalent, cc_full,
                     gain, sigma, calls, fsc(F_C1, F_C2, shells))
+
+
+def cc_of_average(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> np.ndarray:
+    """Per-shell CC with the truth of (C1 + C2) / 2, each C_i made without O_j:
+    0.5 [cov(C1, O2) + cov(C2, O1)] / sqrt(var((C1 + C2) / 2) var S), var S = cov(O1, O2),
+    floored at its noise level, 2/sqrt(N) of sqrt(var O1 var O2): a ratio of noisy
+    estimates must not climb where the signal is gone."""
+    var_o = np.sqrt(power(F_O1, shells) * power(F_O2, shells))
+    var_s = np.maximum(cov(F_O1, F_O2, shells),
+                       np.maximum(shells.significance() * var_o, 1e-30))
+    cross = 0.5 * (cov(F_C1, F_O2, shells) + cov(F_C2, F_O1, shells))
+    var_c = np.maximum(power(0.5 * (F_C1 + F_C2), shells), 1e-30)
+    cc = np.clip(cross / np.sqrt(var_c * var_s), 0, 1)
+    cc[0] = 1.0
+    return cc
 
 
 @dataclass
