@@ -177,5 +177,4 @@ def final_scale(rms_final: np.ndarray, cc_ref: np.ndarray, rms_target: np.ndarra
         target = np.sqrt(np.maximum(target, 0.0) * flat)
     if spectral_profile is not None:
         target = target * spectral_profile
-    return hold_low_resolution(weight * target / np.where(rms_final > 0, rms_final, np.inf),
-                               shells)
+    return weight * target / np.where(rms_final > 0, rms_final, np.inf)
