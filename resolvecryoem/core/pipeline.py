@@ -127,7 +127,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     keep = lowpass(shells, res["dm_resolution"])
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
-    _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
+    independence = _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
     solvent_h, molecule_h = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl)
     with rl.step("saving state"):
         arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=res.pop("half_fsc"),
@@ -158,6 +158,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
                           "boxed": f_boxed},
         resolution=dict(res, half_map_fsc_input_box=d_input),
         b_iso=b_iso,
+        independence=independence,
     )
 
 
@@ -352,10 +353,13 @@ def _independence_step(b1, b2, p_molecule, shells, threads, rl):
             raise InputError(f"{what}; they are (nearly) the same map. Give the two half maps "
                              f"of a refinement, each reconstructed from its own half of the "
                              f"particles (not density-modified or filtered outputs)")
-        if shared > max(SHARED_NOISE_WARN, 4 * sigma):
+        independent = not shared > max(SHARED_NOISE_WARN, 4 * sigma)
+        if not independent:
             rl.warn(f"{what}. Shared noise counts as signal: every resolution estimate here "
                     f"(before and after) is too optimistic. Were they made from overlapping "
                     f"particle sets, or are they outputs of another density modification?")
+    return {"solvent_fsc_outer_shells": shared, "sigma": sigma, "independent": independent,
+            "explanation": what}
 
 
 def shared_noise(b1, b2, p_molecule, shells: Shells, threads: int = 1) -> tuple:
@@ -732,8 +736,7 @@ def _assessment_step(st: _FinishState, written, notes, rl) -> dict:
         for note in notes:
             rl(f"note: {note}")
         if v.verdict == SUSPECT:
-            rl.warn(f"the delivered half maps are not independent of the other original half "
-                    f"map: {v.reason}")
+            rl.warn(f"no figure of this run can be trusted: {v.reason}")
         elif v.verdict == MADE_WORSE or w.resolution_full_after > d_before + 0.05 or \
                 (i.resolution_before is not None
                  and i.resolution_full_after > i.resolution_before + 0.05):
@@ -767,6 +770,7 @@ def _results(st: _FinishState, rec, assessment, tmp, rl) -> dict:
                         after_envelope=i.resolution_full_after,
                         definitions=RESOLUTION_DEFINITIONS),
         b_iso=meta["b_iso"],
+        independence=meta["independence"],
         verdict={"verdict": v.verdict, "reason": v.reason, "summary": v.summary(),
                  "whole": w.verdict, "inside": i.verdict, "notes": assessment["notes"]},
         r_values={"definition": R_VALUE_DEFINITION,

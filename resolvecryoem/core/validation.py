@@ -291,7 +291,12 @@ def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1
         pass
     else:
         envelope = molecule_envelope(O1, O2, voxel_size, d, f, threads)
-    return verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads)
+    v = verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads)
+    independence = results.get("independence") or {}
+    if independence.get("independent") is False:
+        v.verdict, v.reason = SUSPECT, independence.get("explanation", "the input half maps "
+                                                        "are not independent")
+    return v
 
 
 def verdict_main(argv) -> int:

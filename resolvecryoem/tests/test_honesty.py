@@ -86,6 +86,7 @@ def test_shared_noise_is_reported_and_identical_maps_are_refused(case, tmp_path)
     h2 = _write(tmp_path, case, "s2", case.half_map_2 + shared)
     res = run(h1, h2, tmp_path / "out", seq_file=case.paths["sequence"], log=None)
     assert any("not independent" in w for w in res["warnings"])
+    assert res["verdict"]["verdict"] == SUSPECT
     near = _write(tmp_path, case, "n2", case.half_map_1 +
                   1e-3 * sd * rng.standard_normal(case.truth.shape))
     with pytest.raises(InputError, match="not independent"):
@@ -146,6 +147,12 @@ def test_results_and_verdict_command_agree(case, tmp_path):
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["verdict"]["verdict"] == v.verdict == HELPED
     assert saved["resolution"]["after_corrected"] == pytest.approx(v.resolution_full_after)
+    # the outputs offered again as input half maps: no longer independent
+    again = run(tmp_path / "out" / "denmod_half_map_1.mrc",
+                tmp_path / "out" / "denmod_half_map_2.mrc", tmp_path / "again",
+                seq_file=case.paths["sequence"], log=None)
+    assert any("not independent" in w for w in again["warnings"])
+    assert again["verdict"]["verdict"] == SUSPECT
 
 
 def test_compare_can_say_no_significant_difference(case, tmp_path):
