@@ -135,8 +135,15 @@ def standard_run(case, work, params):
 
 
 def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, seed=0,
-              tag="model", log=print):
-    """Model-based stage by hand (see the module docstring); returns (map, figures)."""
+              tag="model", route="composite", log=print):
+    """Model-based stage by hand (see the module docstring); returns (map, figures).
+
+    route "composite" (the method): per half, the composite half map (stage.model_half_map)
+    takes the place of the map-phasing coefficients D_i in the pipeline's finish (four-map
+    recombination, final scaling).  route "likelihood": the target enters map_phasing as the
+    symmetry target does, params.cycles cycles of map phasing + per-half recombination from
+    the standard density-modified half map, then finish (measured for comparison).
+    """
     t0 = time.perf_counter()
     voxel = np.asarray(meta["voxel_size"])
     shape = tuple(meta["boxed_shape"])
@@ -149,8 +156,8 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     dm_res = meta["resolution"]["dm_resolution"]
     keep = lowpass(shells, dm_res)
     # The standard run's density-modified half maps (boxed, on the sharpened scale).
-    C_std = {i: half_weights(O[i], O[3 - i], D[i], shells).apply(O[i], D[i], shells)
-             for i in (1, 2)}
+    W = {i: half_weights(O[i], O[3 - i], D[i], shells) for i in (1, 2)}
+    C_std = {i: W[i].apply(O[i], D[i], shells) for i in (1, 2)}
     avg = irfft(0.5 * (C_std[1] + C_std[2]), shape)
     model = stage.load_model(model_path, avg, voxel, start, resolution)
     for w in model.warnings:
@@ -158,11 +165,6 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     figs = {"refinement": {}, "target": {}}
     copies_all = []
     state = prepare(paths[0], paths[1], work / tag, params, log=lambda *_: None)
-    solvent = DensityHistogram(arrays["hist_centres"], arrays["hist_solvent"])
-    molecule = DensityHistogram(solvent.centres, arrays["hist_molecule"])
-    if not params.use_molecule_histogram:
-        molecule = flat_histogram(molecule)
-    p_mol = arrays["p_molecule"]
     t_refine = 0.0
     for i in (1, 2):
         tr = time.perf_counter()
@@ -172,20 +174,16 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
         t_refine += time.perf_counter() - tr
         copies_all += copies
         figs["refinement"][i] = [c.figures for c in copies]
-        rho_i = irfft(C_std[i] * keep, shape)
-        target, stats = stage.composite_target(model, copies, rho_i, O[1], O[2], i, voxel,
+        if route == "composite":
+            Dm, target, _ = stage.model_half_map(model, copies, C_std[i], shape, O[1], O[2], i,
+                                                 W[i].cc_ref, voxel, start, resolution, keep)
+        else:
+            rho_i = irfft(C_std[i] * keep, shape)
+            target, _ = stage.composite_target(model, copies, rho_i, O[1], O[2], i, voxel,
                                                start, resolution, keep)
+            Dm = _likelihood_cycles(C_std[i], O[i], O[3 - i], target, arrays, params, shells,
+                                    keep, shape)
         figs["target"][i] = target.figures
-        # Density-modification cycles with the target, as modify_half does them.
-        C = C_std[i]
-        rms_i = shell_rms(O[i], shells)
-        for cycle in range(params.cycles):
-            rho = irfft(C * keep, shape)
-            Dm, _ = map_phasing(C, rho, p_mol, solvent, molecule, keep,
-                                target=(target.tau, target.var))
-            w = half_weights(O[i], O[3 - i], Dm, shells)
-            C = w.apply(O[i], Dm, shells)
-            C *= shells.expand(rms_i / np.maximum(shell_rms(C, shells), 1e-30))
         np.save(state / f"D{i}.npy", Dm)
         (state / f"half{i}.json").write_text(json.dumps(
             {"r_values": [], "timings": {}, "log": []}))
@@ -198,6 +196,23 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     return dm, figs
 
 
+def _likelihood_cycles(C, O_i, O_j, target, arrays, params, shells, keep, shape):
+    """Density-modification cycles with the model target in the likelihood (as modify_half
+    does them with the symmetry target); returns the last map-phasing coefficients."""
+    solvent = DensityHistogram(arrays["hist_centres"], arrays["hist_solvent"])
+    molecule = DensityHistogram(solvent.centres, arrays["hist_molecule"])
+    if not params.use_molecule_histogram:
+        molecule = flat_histogram(molecule)
+    rms_i = shell_rms(O_i, shells)
+    for _ in range(params.cycles):
+        rho = irfft(C * keep, shape)
+        Dm, _ = map_phasing(C, rho, arrays["p_molecule"], solvent, molecule, keep,
+                            target=(target.tau, target.var))
+        C = half_weights(O_i, O_j, Dm, shells).apply(O_i, Dm, shells)
+        C *= shells.expand(rms_i / np.maximum(shell_rms(C, shells), 1e-30))
+    return Dm
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--resolution", type=float, default=3.5)
@@ -205,6 +220,8 @@ def main(argv=None):
     ap.add_argument("--model", default="1ake")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--route", choices=("composite", "likelihood"), default="composite",
+                    help="how the model target enters (see model_run)")
     args = ap.parse_args(argv)
     work = Path(args.out or (HERE / "cache" / "model_bench"))
     if work.exists():
@@ -227,7 +244,7 @@ def main(argv=None):
     for label, path, tag in (("model-based, perfect model", perfect, "perfect"),
                              ("model-based, flawed model", flawed_path, "flawed")):
         maps[label], extra[label] = model_run(case, work, params, path, meta, arrays, paths,
-                                              args.copies, args.seed, tag,
+                                              args.copies, args.seed, tag, args.route,
                                               log=lambda *_: None)
         seconds[label] = extra[label]["seconds"]
     rows = []

@@ -30,25 +30,15 @@ class LikelihoodTerms:
     g: np.ndarray
     g1: np.ndarray
     curvature: float
-    # With a local target: per-voxel curvature (<g''> of the histograms + the target's own
-    # -P_M / var at the voxel), used for the Newton step in place of the box average.
-    local_curvature: np.ndarray | None = None
 
 
 def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHistogram,
-                     molecule: DensityHistogram, target=None,
-                     local_target: bool = False) -> LikelihoodTerms:
+                     molecule: DensityHistogram, target=None) -> LikelihoodTerms:
     """g(rho), g'(rho) at every voxel and <g''> (forced negative: histogram likelihoods are
     not log-concave, and a positive curvature would turn the Newton step uphill).
 
     ``target`` (optional): (tau, var) a target map and its error variance, e.g. the average
-    of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.  ``var``
-    may be a map (a model target: large where the target does not apply).
-    ``local_target``: the target's curvature -P_M/var(x) stays local (Newton step per voxel
-    with curvature <g''_histograms> - P_M/var(x)) instead of entering the box average: a
-    target confined to part of the box (a model) would otherwise overshoot where it is
-    confident and do nothing elsewhere.  For a Gaussian target the step then gives the
-    precision-weighted mean of the map (precision -<g''_histograms>) and the target.
+    of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.
     """
     where = grid_position(rho, solvent.centres) \
         if np.array_equal(solvent.centres, molecule.centres) else None
@@ -60,32 +50,18 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
     g1 = (w * pm1 + (1 - w) * ps1) / den
     g2 = (w * pm2 + (1 - w) * ps2) / den - g1 * g1
     g = np.log(den)
-    local = None
-    if target is not None and local_target:
-        curvature = _box_curvature(g1, g2)
-        tau, var = target
-        inv = (np.float32(1.0) / np.asarray(var, np.float32)).astype(np.float32)
-        d = (rho - tau) * inv
-        g = g - w * (rho - tau) * d * np.float32(0.5)
-        g1 = g1 - w * d
-        local = (np.float32(curvature) - w * inv).astype(np.float32)
-        return LikelihoodTerms(g, g1, curvature, local)
     if target is not None:
         tau, var = target
         d = (rho - tau) * np.float32(1.0 / var)
         g = g - w * (rho - tau) * d * np.float32(0.5)
         g1 = g1 - w * d
         g2 = g2 - w * np.float32(1.0 / var)
-    return LikelihoodTerms(g, g1, _box_curvature(g1, g2))
-
-
-def _box_curvature(g1, g2) -> float:
     curvature = float(np.mean(g2, dtype=np.float64))
     # Fall back on the Fisher information -<g'^2> when the histogram curvature is not negative.
     fisher = -float(np.mean(g1 * g1, dtype=np.float64))
     if not curvature < 0:
         curvature = fisher if fisher < 0 else -1.0
-    return curvature
+    return LikelihoodTerms(g, g1, curvature)
 
 
 def log_likelihood(rho, p_molecule, solvent, molecule, target=None) -> float:
@@ -107,21 +83,18 @@ def gradient(rho: np.ndarray, terms: LikelihoodTerms, threads: int = 1) -> np.nd
 
 def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
                 solvent: DensityHistogram, molecule: DensityHistogram, keep: np.ndarray,
-                threads: int = 1, target=None, local_target: bool = False):
+                threads: int = 1, target=None):
     """Map-likelihood coefficients of one half map.
 
     ``F`` is rfftn(rho) (passed in, not recomputed); ``keep`` (half-spectrum shape, 0..1) limits
     the step to |s| <= 1/dm_resolution: the real-space form touches every coefficient, and the
     estimates beyond the density-modification resolution are not trusted.  Returns
     (F_ML, terms); outside ``keep`` F_ML is 0 (no map-phasing information there).
-    ``target``, ``local_target``: see :func:`likelihood_terms` (symmetry averaging, models).
+    ``target``: see :func:`likelihood_terms` (symmetry averaging).
     """
-    terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, local_target)
-    if terms.local_curvature is not None:
-        step = rfft(terms.g1 / -terms.local_curvature, threads)
-    else:
-        step = rfft(terms.g1, threads)
-        step *= np.float32(-1.0 / terms.curvature)
+    terms = likelihood_terms(rho, p_molecule, solvent, molecule, target)
+    step = rfft(terms.g1, threads)
+    step *= np.float32(-1.0 / terms.curvature)
     return ((F + step) * keep).astype(np.complex64, copy=False), terms
 
 

@@ -9,8 +9,12 @@ Units of work, each independent and serialisable:
    :func:`save_copy` / :func:`load_copy` move it through files (mmCIF + JSON figures), so each
    can be a separate Scipion step or queue job.  :func:`refine_copies` runs a half's copies
    one after the other.
-3. :func:`composite_target` - half h's target from half h's copies, half h's map and per-shell
-   scalars of the other half.
+3. :func:`model_half_map` - half h's composite half map: its density-modified half map moved
+   towards the model target where the models are (half h's copies, half h's map and per-shell
+   scalars of the other half only).  It takes the place of half h's map-phasing coefficients
+   in the four-map recombination (pipeline ``finish``), whose weights, estimated against the
+   other ORIGINAL half map, decide how far it is trusted.  :func:`composite_target` gives the
+   target alone, also in the form likelihood.map_phasing(target=(tau, var)) accepts.
 4. :func:`composite_model` - one model summarising all copies (mean coordinates, per-atom B
    from their spread, mean occupancy), written as mmCIF.
 """
@@ -24,12 +28,12 @@ import gemmi
 import numpy as np
 
 from ..errors import InputError
-from ..fourier import Shells, rfft
+from ..fourier import Shells, irfft, rfft
 from . import structure as _st
 from .ensemble import ensemble
-from .refinement import RefinedCopy, prepare_map, refine_copy
+from .refinement import RefinedCopy, prepare_map, refine_copy  # noqa: F401 (API)
 from .restraints import distance_restraints, nonbonded_pairs
-from .target import HalfTarget, half_target, shell_statistics
+from .target import HalfTarget, composite_half_map, half_target, shell_statistics
 
 N_COPIES = 8
 SHIFT_A = 0.3
@@ -135,7 +139,8 @@ def load_copy(path, model: Model) -> RefinedCopy:
 
 def composite_target(model: Model, copies: list, rho_i: np.ndarray, O_1: np.ndarray,
                      O_2: np.ndarray, which: int, voxel_size, start_A, resolution_A: float,
-                     keep=1.0, stats=None, threads: int = 1) -> tuple:
+                     keep=1.0, stats=None, concentrate: bool = True,
+                     threads: int = 1) -> tuple:
     """(HalfTarget, ShellStatistics) of half ``which``.
 
     ``copies``: half ``which``'s refined copies; ``rho_i``: half ``which``'s map as the
@@ -149,8 +154,28 @@ def composite_target(model: Model, copies: list, rho_i: np.ndarray, O_1: np.ndar
     ens = ensemble(model.structure, copies, shape, voxel_size, start_A)
     if stats is None:
         stats = shell_statistics(rfft(ens.mean, threads), O_1, O_2, which, shells)
-    t = half_target(ens, rho_i, stats, shells, keep, resolution_A, threads)
+    t = half_target(ens, rho_i, stats, shells, keep, resolution_A, concentrate, threads)
     return t, stats
+
+
+def model_half_map(model: Model, copies: list, C_i: np.ndarray, shape, O_1: np.ndarray,
+                   O_2: np.ndarray, which: int, cc_i: np.ndarray, voxel_size, start_A,
+                   resolution_A: float, keep=1.0, stats=None, trust: float = 1.0,
+                   threads: int = 1) -> tuple:
+    """(composite spectrum, HalfTarget, ShellStatistics) of half ``which``.
+
+    ``C_i``: half ``which``'s density-modified half map (spectrum of a map of ``shape``,
+    sharpened scale: the standard run's w_o O_i + w_d D_i); ``cc_i``: its per-shell
+    correlation with the truth as the recombination estimates it (Weights.cc_ref);
+    ``O_1``, ``O_2``: for per-shell scalars only (see :func:`composite_target`).  The
+    composite goes into the recombination in place of D_i.
+    """
+    rho_i = irfft(C_i * keep, shape, threads)
+    target, stats = composite_target(model, copies, rho_i, O_1, O_2, which, voxel_size,
+                                     start_A, resolution_A, keep, stats, threads=threads)
+    shells = Shells.for_box(shape, voxel_size)
+    comp = composite_half_map(C_i, target, stats, cc_i, shells, keep, trust, threads)
+    return comp, target, stats
 
 
 def composite_model(model: Model, copies: list, path=None) -> gemmi.Structure:

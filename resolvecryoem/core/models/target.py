@@ -69,16 +69,30 @@ def shell_statistics(M_i: np.ndarray, O_1: np.ndarray, O_2: np.ndarray, which: i
 
 @dataclass
 class HalfTarget:
-    tau: np.ndarray        # target map (z, y, x) float32, on the scale of the half map
-    var: np.ndarray        # error variance / P_model (float32): the likelihood's variance
-    p_model: np.ndarray    # where the target applies (0..1)
+    """Half i's target.  ``tau`` (z, y, x) float32 on the scale of the half map; ``var`` the
+    likelihood's variance (error variance / P_model: huge where the target does not apply);
+    ``p_model`` where it applies (0..1); ``var_shells`` the box-average error variance of tau
+    (shell sum of sigma_D^2); ``var_local`` the local raise (variance among the models +
+    local excess of (rho_i - tau)^2), both in map units^2."""
+
+    tau: np.ndarray
+    var: np.ndarray
+    p_model: np.ndarray
+    var_shells: float
+    var_local: np.ndarray
     figures: dict
+
+    def confidence(self) -> np.ndarray:
+        """Local confidence in the target, 0..1: var_shells / (var_shells + var_local)."""
+        return (self.var_shells / (self.var_shells + self.var_local)).astype(np.float32)
 
 
 def half_target(ens: Ensemble, rho_i: np.ndarray, stats: ShellStatistics, shells: Shells,
-                keep=1.0, resolution_A: float | None = None, threads: int = 1) -> HalfTarget:
-    """(tau, var, P_model) for half i from its ensemble, its own map ``rho_i`` (the map the
-    likelihood will see, low-passed like it), and per-shell scalars only."""
+                keep=1.0, resolution_A: float | None = None, concentrate: bool = True,
+                threads: int = 1) -> HalfTarget:
+    """Half i's target from its ensemble, its own map ``rho_i`` (the map the likelihood will
+    see, low-passed like it) and per-shell scalars only.  ``concentrate``: the error
+    variance is taken to live in the model region (box average / its volume fraction)."""
     shape = rho_i.shape
     N = float(rho_i.size)
     filt = (shells.expand(stats.D) * keep).astype(np.float32)
@@ -95,17 +109,41 @@ def half_target(ens: Ensemble, rho_i: np.ndarray, stats: ShellStatistics, shells
     var_box = float(np.sum(shells.count * stats.sigma2 * keep_shell)) / (N * N)
     p = ens.region
     frac = max(float(p.mean()), 1.0 / N)
-    var0 = var_box / frac
+    var0 = var_box / frac if concentrate else var_box
     # Where model and map disagree: local mean square difference beyond its regional mean.
     sigma_vox = (resolution_A or 3.0) / np.asarray(shells.voxel_size)
     d2 = ndimage.gaussian_filter((rho_i - tau) ** 2, 0.5 * sigma_vox)
     region = p > 0.5
     base = float(np.mean(d2[region])) if region.any() else 0.0
     excess = np.maximum(d2 - base, 0.0)
-    var = (var0 + var_models + excess).astype(np.float32)
-    var_eff = var / np.maximum(p, _OFF)
+    var_local = (var_models + excess).astype(np.float32)
+    var_eff = (var0 + var_local) / np.maximum(p, _OFF)
     figures = dict(region_fraction=frac, var_shells=var0,
                    mean_var_models=float(np.mean(var_models[region])) if region.any() else 0,
                    mean_excess=float(np.mean(excess[region])) if region.any() else 0,
                    rms_tau=float(np.sqrt(np.mean(tau[region] ** 2))) if region.any() else 0)
-    return HalfTarget(tau, var_eff.astype(np.float32), p, figures)
+    return HalfTarget(tau, var_eff.astype(np.float32), p, var0, var_local, figures)
+
+
+def composite_half_map(C_i: np.ndarray, target: HalfTarget, stats: ShellStatistics,
+                       cc_i: np.ndarray, shells: Shells, keep=1.0, trust: float = 1.0,
+                       threads: int = 1) -> np.ndarray:
+    """Half i's composite map (spectrum): its density-modified half map C_i moved towards
+    the target in the model region,
+
+        composite = C_i + P_model(x) c(x) irfft( f(s) (T - C_i) ),
+
+    f(s) = var_C(s) / (var_C(s) + sigma_D^2(s) / trust) per shell (the Wiener weight of the
+    target against the map; var_C = <|C_i|^2> (1 - cc_i^2) the map's error power, cc_i its
+    estimated correlation with the truth, e.g. the recombination's CC_ref of half i) and
+    c(x) the target's local confidence (:meth:`HalfTarget.confidence`).  Half i's data and
+    per-shell scalars only.  ``trust`` > 1 weights the model more than its estimated error
+    says (chosen by the benchmark)."""
+    var_c = power(C_i, shells) * (1.0 - np.clip(cc_i, 0.0, 1.0) ** 2)
+    f = var_c / np.maximum(var_c + stats.sigma2 / trust, 1e-30)
+    f[0] = 0.0  # the map's mean stays the map's
+    T = rfft(target.tau, threads)
+    # Beyond the density-modification resolution (``keep``) the map is left alone.
+    diff = irfft((T - C_i) * (shells.expand(f) * keep), target.tau.shape, threads)
+    move = target.p_model * target.confidence() * diff
+    return (C_i + rfft(move, threads)).astype(np.complex64)
