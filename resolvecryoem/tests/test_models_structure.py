@@ -83,3 +83,24 @@ def test_load_model_expands_and_checks(tmp_path):
     mst.write_structure(st, p)
     m = stage.load_model(p, 0.5 * (h1 + h2), voxel, start, RESOLUTION)
     assert m.atoms.n == atoms.n and m.warnings == []
+
+
+def test_model_larger_than_the_map_says_so():
+    st, atoms, truth, *_ , start = small_case()
+    # Half the atoms pushed 200 A away: a model of a bigger complex than the map shows.
+    xyz = atoms.xyz.copy()
+    xyz[: atoms.n // 2] += 200.0
+    with pytest.raises(InputError, match="only 5[0-9]% inside.*larger than the map"):
+        mst.check_fits_box(xyz, truth.shape, VOXEL, start, "complex.cif")
+
+
+def test_nucleic_acids_and_several_chains_are_kept(tmp_path):
+    p = tmp_path / "na.pdb"
+    p.write_text(
+        "ATOM      1  P    DA B   1       5.000   5.000   5.000  1.00 20.00           P\n"
+        "ATOM      2  OP1  DA B   1       6.000   5.000   5.000  1.00 20.00           O\n"
+        "ATOM      3  N   GLY A   1       1.000   1.000   1.000  1.00 20.00           N\n"
+        "ATOM      4  CA  GLY A   1       2.458   1.000   1.000  1.00 20.00           C\n"
+        "END\n")
+    atoms = mst.atoms_of(mst.read_structure(p))
+    assert atoms.n == 4 and len(set(atoms.chain)) == 2 and 15 in atoms.z

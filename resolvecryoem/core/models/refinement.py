@@ -150,7 +150,7 @@ def residue_occupancy(xyz, atoms: Atoms, weights, rmap: RefinementMap) -> np.nda
 
 def refine_copy(atoms: Atoms, rho: np.ndarray, voxel_size, start_A, resolution_A: float,
                 seed, shift_A: float = 0.3, w_geo: float = W_GEO, restraints=None,
-                rmap: RefinementMap | None = None, max_iter: int = 200,
+                rmap: RefinementMap | None = None, max_iter: int = 100,
                 nonbonded=None, threads: int = 1) -> RefinedCopy:
     """One randomised copy of the model refined against ONE half map ``rho`` (z, y, x)."""
     t0 = time.perf_counter()

@@ -162,6 +162,9 @@ def check_fits_box(xyz, shape, voxel_size, start_A, name="model",
            f"{fmt(offset)} A (x, y, z) from the box centre {fmt(centre_box)} A")
     if hints:
         msg += "; " + hints[0]
+    elif inside > 0:
+        msg += ("; if the model is larger than the map (a map of part of a complex), give "
+                "only the part of the model inside the map")
     raise InputError(msg)
 
 

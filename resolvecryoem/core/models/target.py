@@ -14,10 +14,15 @@ Real-space error variance at a voxel: the shell sum of sigma_D^2 within the
 density-modification resolution, concentrated in the model region (the model's error lives
 where the model is), raised by the variance among the D-scaled models at that voxel and by
 the local excess of (rho_i - tau)^2 over its mean in the region (where model and map
-disagree).  The target enters the map likelihood like the symmetry target,
-g += P_M P_model ln N(rho; tau, var): :func:`half_target` returns var / P_model as the
-variance, so :func:`resolvecryoem.core.likelihood.map_phasing` (target=(tau, var)) applies it
-in the model region only, without a separate weight.
+disagree).  How the target is used (measured on 1AKE at 3.5 A, benchmarks/model_bench.py): as a
+composite half map (:func:`composite_half_map`: the density-modified half map moved towards
+the target per shell by the Wiener weight of the two estimates' errors, locally by the
+target's confidence), which then stands for half i's density-modified coefficients in the
+four-map recombination.  Put into the map likelihood instead, like the symmetry target
+(g += P_M P_model ln N(rho; tau, var); :func:`half_target` returns var / P_model as the
+variance so that map_phasing(target=(tau, var)) applies it in the model region only), it
+did worse than standard density modification: the box-averaged Newton step overshoots where
+the target is confident, and further histogram cycles wash out the model's detail.
 """
 from __future__ import annotations
 
