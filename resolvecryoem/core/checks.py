@@ -9,6 +9,8 @@ from .mapio import MapInfo
 # A map with more exact zeros than this, or with flat corners, has probably been masked.
 MASKED_ZERO_FRACTION = 0.2
 CORNER = 8
+# A mask must leave at least this fraction of the box as solvent (values below 0.5).
+MIN_MASK_SOLVENT = 0.01
 
 
 def _finite(d, info: MapInfo, what: str):
@@ -89,3 +91,35 @@ def check_mask(d, info: MapInfo) -> None:
                          f"(molecule); this one ranges from {lo:.3g} to {hi:.3g}")
     if hi <= 0:
         raise InputError(f"{info.path}: the mask is empty (no molecule)")
+    solvent = float(np.mean(d < 0.5))
+    if solvent < MIN_MASK_SOLVENT:
+        raise InputError(f"{info.path}: the mask marks {100 * (1 - solvent):.2f}% of the box as "
+                         f"molecule; density modification needs solvent (at least "
+                         f"{100 * MIN_MASK_SOLVENT:g}% of the box below 0.5), whose density "
+                         f"histogram and flatness it uses")
+
+
+# sequence.solvent_fraction clamps to this range; outside it the run works on an assumption.
+SOLVENT_FRACTION_RANGE = (0.05, 0.995)
+
+
+def check_molecular_volume(volume_A3: float, box_volume_A3: float, how: str, box_path) -> list:
+    """InputError when the molecule cannot fit the box; warnings (saying what is assumed)
+    when its solvent fraction falls outside the range the solvent mask is computed for."""
+    lo, hi = SOLVENT_FRACTION_RANGE
+    f = 1.0 - volume_A3 / box_volume_A3
+    if f < 0:
+        raise InputError(
+            f"the molecular volume {volume_A3:.3g} A^3 ({how}) is {volume_A3 / box_volume_A3:.1f} "
+            f"times the box of {box_path} ({box_volume_A3:.3g} A^3): check the sequence, "
+            f"copies or molecular_mass; for a map of part of a larger complex give the "
+            f"sequence of that part, or solvent_fraction")
+    if f < lo:
+        return [f"the molecule ({how}) fills {100 * (1 - f):.1f}% of the box of {box_path}: "
+                f"assumed a solvent fraction of {lo} instead of {f:.3f}. Density "
+                f"modification needs solvent; check the sequence, copies or molecular_mass."]
+    if f > hi:
+        return [f"the molecule ({how}) fills only {100 * (1 - f):.2f}% of the box of "
+                f"{box_path}: assumed a solvent fraction of {hi} instead of {f:.4f}. Check "
+                f"the sequence, copies or molecular_mass."]
+    return []

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from .errors import InputError
+
 _N_BINS = 512
 _TAIL = 1e-6  # floor of the density relative to its peak: ln p stays finite
+# Fewer voxels (summed weights) than this in a region give no usable histogram.
+MIN_REGION_VOXELS = 50.0
 
 
 @dataclass
@@ -85,8 +89,13 @@ def density_histograms(rho: np.ndarray, p_molecule: np.ndarray, added_noise_sd: 
     i = np.clip(((rho.ravel() - edges[0]) / step).astype(np.intp), 0, n_bins - 1)
     pm = p_molecule.ravel()
     out = []
-    for w in (1.0 - pm, pm):
+    for w, region in ((1.0 - pm, "solvent"), (pm, "molecule")):
         h = np.bincount(i, weights=w, minlength=n_bins)
+        if not h.sum() >= MIN_REGION_VOXELS:
+            raise InputError(f"the {region} region of the analysed box is (nearly) empty "
+                             f"({h.sum():.0f} voxels): no {region} density histogram can be "
+                             f"estimated. With a mask file, use one that leaves solvent "
+                             f"inside the boxed region (or turn box_before_analysis off)")
         sd_bins = np.sqrt(smoothing_bins ** 2 + (added_noise_sd / step) ** 2)
         h = gaussian_filter1d(h.astype(np.float64), sd_bins, mode="constant")
         h = np.maximum(h, _TAIL * h.max())

@@ -36,7 +36,7 @@ from .local import local_weighting
 from .runlog import RunLog
 from .weighting import real_space_weighting, sigma_weighting
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
-                         half_map_sharpening_scale, lowpass, shell_rms,
+                         half_map_sharpening_scale, lowpass, match_shell_rms, shell_rms,
                          spectral_profile)
 
 STATE = ".state"
@@ -358,7 +358,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             # shell amplitudes: the recombination weights act like an FSC weighting, which
             # the benchmark showed harms density modification's input.
             C = w.apply(O_i, D, shells)
-            C *= shells.expand(rms_i / np.maximum(shell_rms(C, shells), 1e-30))
+            match_shell_rms(C, rms_i, shells)
             sel = shells.s <= 1.0 / dm_resolution
             rl(f"half map {which} cycle {cycle}: R-value {r:.3f}, mean weight of the "
                f"map-phasing coefficients {np.mean(w.w_d[sel]):.2f}, mean CC_ref "
