@@ -62,7 +62,15 @@ def test_map_improves_against_truth_inside_envelope_and_whole_box(case, result):
 def test_results_json_is_complete(case, result):
     out, res = result
     saved = json.loads((out / "results.json").read_text())
-    assert saved["resolution"]["after_corrected"] < saved["resolution"]["half_map_fsc"]
+    # The reported resolutions are true of the delivered map: checked against the truth
+    # (seen on seed 1: corrected 3.38 A, FSC(denmod_map, truth) = 0.5 at 3.29 A; seeds 0-3 and
+    # 3-6 A: the estimate 0.1-0.26 A conservative, never optimistic).
+    d, _ = mapio.read_map(out / "denmod_map.mrc")
+    true_after = resolution_against_truth(d, case.truth, case.voxel_size)
+    assert true_after - 0.1 <= saved["resolution"]["after_corrected"] <= true_after + 0.35
+    assert true_after - 0.1 <= saved["resolution"]["after_cross"] <= true_after + 0.35
+    true_before = resolution_against_truth(_avg(case), case.truth, case.voxel_size)
+    assert abs(saved["resolution"]["half_map_fsc"] - true_before) < 0.2
     assert saved["inputs"]["half_map_1"]["sha256"]
     n = len(saved["fsc"]["s"])
     for key in ("half_maps_before", "fsc_equivalent_after", "denmod_half_1_vs_original_half_2",
@@ -84,15 +92,20 @@ def test_histogram_term_helps_inside_envelope(case, result, tmp_path):
     assert _score(out / "denmod_map.mrc", case) <= _score(tmp_path / "denmod_map.mrc", case)
 
 
-def test_stages_run_separately_and_clean_up(case, tmp_path):
+def test_stages_run_separately_and_clean_up(case, result, tmp_path):
     state = prepare(case.paths["half_map_1"], case.paths["half_map_2"], tmp_path,
-                    DensityModificationParams(molecular_mass=case.molecular_mass_Da), log=None)
+                    seq_file=case.paths["sequence"], log=None)
     assert state.name == STATE and (state / "meta.json").exists()
-    modify_half(state, 2, log=None)
+    modify_half(state, 2, log=None)  # in the other order: the halves are independent
     modify_half(state, 1, log=None)
     res = finish(state, log=None)
     assert not state.exists()
-    assert res["resolution"]["after_corrected"] > 0
+    # the same maps and figures as the chained run
+    out, chained = result
+    assert res["resolution"] == chained["resolution"]
+    for name in ("denmod_map", "denmod_half_map_1", "denmod_half_map_2", "initial_map"):
+        np.testing.assert_array_equal(mapio.read_map(tmp_path / OUTPUTS[name])[0],
+                                      mapio.read_map(out / OUTPUTS[name])[0])
 
 
 def test_full_map_and_mask_inputs(case, tmp_path):
