@@ -1,6 +1,9 @@
 """Checks of the input maps: errors that stop a run, warnings that explain poor results."""
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 
 from .errors import InputError
@@ -123,3 +126,29 @@ def check_molecular_volume(volume_A3: float, box_volume_A3: float, how: str, box
                 f"{box_path}: assumed a solvent fraction of {hi} instead of {f:.4f}. Check "
                 f"the sequence, copies or molecular_mass."]
     return []
+
+
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_inputs_unchanged(paths: dict, sha256: dict) -> None:
+    """InputError naming the input when a file recorded at the start of a run ({name: path},
+    {name: SHA-256}) is gone or has changed since: later stages must not combine state from
+    one version of an input with another."""
+    for name, digest in sha256.items():
+        path = paths.get(name)
+        if path is None:
+            continue
+        if not Path(path).is_file():
+            raise InputError(f"{path}: the {name.replace('_', ' ')} was removed since the run "
+                             f"started; run it again from the start")
+        if file_sha256(path) != digest:
+            raise InputError(f"{path}: the {name.replace('_', ' ')} has changed since the run "
+                             f"started (its SHA-256 differs from the one recorded then); run "
+                             f"again from the start")

@@ -58,3 +58,25 @@ def signals_as_interrupts():
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Within the block, SIGINT and SIGTERM are held back and acted on when it ends: for
+    short steps that must not be cut in two (publishing the output set).  On leaving, a
+    held-back signal raises :class:`Interrupted` (the work of the block is complete by then).
+    Outside the main thread the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum))
+                for s in HANDLED}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    if held:
+        raise Interrupted(held[0])
