@@ -33,9 +33,11 @@ def add_param_arguments(parser: argparse.ArgumentParser):
     for f in param_fields():
         t, _ = field_type(f.name)
         limits = limits_text(f.name) if t in (int, float) else ""
+        # argparse formats help texts with %: a literal % must be doubled.
+        help_text = f.metadata.get("help", "").replace("%", "%%")
         kw = dict(dest=f.name, default=argparse.SUPPRESS,
-                  help=f.metadata.get("help", "").replace("%", "%%") + f" (default: {f.default}"
-                  + (f"; {limits}" if limits else "") + ")")
+                  help=help_text + f" (default: {f.default}" + (f"; {limits}" if limits else "")
+                  + ")")
         if t is bool:
             group.add_argument(cli_flag(f.name), action=argparse.BooleanOptionalAction, **kw)
         else:

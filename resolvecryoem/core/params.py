@@ -186,6 +186,12 @@ class DensityModificationParams:
               "modification: C<n>, D<n> (2-fold along x), Dy<n> (along y), T, O or I, about "
               "the centre of the box (voxel n/2), n-fold axis along z. Or a symmetry file.")
 
+    # --- geometry ---------------------------------------------------------------------------
+    voxel_size: Optional[float] = _p(
+        None, "Voxel size in A, overriding the map headers (e.g. a recalibrated pixel size; "
+              "Scipion passes its sampling rate). Empty: from the headers. The outputs are "
+              "written with it.", above=0.0, maximum=100.0)
+
     # --- computing --------------------------------------------------------------------------
     nproc: int = _p(0, "Threads for FFTs. 0: all cores of this machine.", minimum=0,
                     maximum=4096)
