@@ -107,10 +107,6 @@ def _dispatch(argv) -> int:
         return verdict_main(argv[1:])
     args = build_parser().parse_args(argv)
     params = params_from_args(args)
-    from .core.publish import check_output_dir
-    check_output_dir(args.output_dir, inputs=(args.half_map_1, args.half_map_2, args.seq_file,
-                                              args.full_map, args.mask, args.model,
-                                              args.symmetry_file))
     from .core.pipeline import run
     results = run(args.half_map_1, args.half_map_2, args.output_dir, params,
                   seq_file=args.seq_file, full_map=args.full_map, mask=args.mask,

@@ -10,21 +10,20 @@ can run the two half maps as separate steps or jobs:
 3. :func:`finish` - error model from the four maps, recombination into the full map, corrected
    resolution, final scaling, outputs in the input's box.
 
-:func:`run` chains them.  Every output is first written into the state directory and moved
-into place at the very end, so a failed run leaves nothing half-written behind.
+:func:`run` chains them.  Every output is first written into the state directory and the set
+is moved into place as a whole at the very end (:mod:`publish`), so a failed or interrupted
+run leaves nothing half-written behind and the output folder never holds a mix of two runs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import boxing, checks, mapio, sequence, symmetry
+from . import boxing, checks, mapio, publish, sequence, symmetry
 from .errors import InputError, NotAvailableError
 from .validation import HELPED, MADE_WORSE, SUSPECT, verdict_from_run
 from .fourier import Shells, irfft, rfft
@@ -83,10 +82,15 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
     out = Path(output_dir)
     state = out / STATE
     rl = RunLog(log)
+    publish.check_output_dir(out, inputs=(half_map_1, half_map_2, seq_file, full_map, mask,
+                                          symmetry_file))
     created_out = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
+        for note in publish.recover(out):  # after a run killed outright (SIGKILL)
+            rl(note)
         if state.exists():
+            rl(f"removed the state folder {state} of an unfinished earlier run")
             shutil.rmtree(state)
         state.mkdir()
         if symmetry_file is not None:
@@ -97,12 +101,11 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             Path(symmetry_file).resolve())
         if symmetry_file is not None:
             meta["inputs"]["symmetry_file"] = meta["symmetry_file"]
-            meta["input_sha256"]["symmetry_file"] = _sha256(symmetry_file)
+            meta["input_sha256"]["symmetry_file"] = checks.file_sha256(symmetry_file)
     except BaseException:
-        shutil.rmtree(state, ignore_errors=True)
-        if created_out and out.exists() and not any(out.iterdir()):
-            out.rmdir()
+        _remove_state(state, created_out)
         raise
+    meta["created_output_dir"] = created_out
     meta["log"] = rl.lines
     meta["timings"] = rl.timings
     meta["warnings"] = rl.warnings
@@ -142,7 +145,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     b_iso = res.pop("b_iso")
     return dict(
         inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
-        input_sha256={k: _sha256(v) for k, v in inputs.items() if v is not None},
+        input_sha256={k: checks.file_sha256(v) for k, v in inputs.items() if v is not None},
         parameters=params.to_dict(),
         box=None if box is None else {"lower": [int(n) for n in box.lower],
                                       "upper": [int(n) for n in box.upper]},
@@ -204,6 +207,11 @@ def _read_inputs(path1, path2, full_map, mask, voxel_size, rl) -> _Inputs:
 def _molecular_volume_step(params, seq_file, info, rl) -> float:
     with rl.step("molecular volume"):
         volume, how = molecular_volume(params, seq_file, info.box_volume_A3)
+        if seq_file is not None:
+            for w in sequence.sequence_warnings(sequence.read_sequence(seq_file), seq_file):
+                rl.warn(w)
+        for w in checks.check_molecular_volume(volume, info.box_volume_A3, how, info.path):
+            rl.warn(w)
         rl(f"molecular volume {volume:.0f} A^3 ({how}); solvent fraction of the input box "
            f"{sequence.solvent_fraction(volume, info.box_volume_A3):.3f}")
     return volume
@@ -510,6 +518,8 @@ def finish(state_dir, log=print) -> dict:
     state = Path(state_dir)
     st = _FinishState.read(state)
     rl = RunLog(log)
+    # The state was made from the inputs as they were at the start; finish reads them again.
+    checks.check_inputs_unchanged(st.meta["inputs"], st.meta["input_sha256"])
     rec = _recombination_step(st, rl)
     halves, notes = _delivered_half_spectra(st, rec, rl)
     maps, fs, local_res = _final_maps(st, rec, halves, rl)
@@ -789,8 +799,7 @@ def _publish(st: _FinishState, tmp, results, rl):
     mapio.atomic_write_text(st.dir / "out_results.json", json.dumps(results, indent=1))
     mapio.atomic_write_text(st.dir / "out_log", log_text)
     tmp = dict(tmp, results=st.dir / "out_results.json", log=st.dir / "out_log")
-    for name, path in tmp.items():
-        os.replace(path, out / OUTPUTS[name])
+    publish.publish(out, {OUTPUTS[name]: path for name, path in tmp.items()})
     shutil.rmtree(st.dir, ignore_errors=True)
 
 
@@ -808,19 +817,30 @@ def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | 
         modify_half(state, 2, log=log)
         return finish(state, log=log)
     except BaseException:
-        shutil.rmtree(state, ignore_errors=True)
+        abandon(state)
         raise
 
 
+def abandon(state_dir) -> None:
+    """Remove the state of a run that failed or was interrupted after :func:`prepare`
+    (temporary outputs included), and the output folder if the run created it and nothing
+    else is in it.  Published outputs of an earlier run are not touched."""
+    state = Path(state_dir)
+    try:
+        created = bool(_read_json(state / "meta.json").get("created_output_dir"))
+    except (OSError, ValueError):
+        created = False
+    _remove_state(state, created)
+
+
+def _remove_state(state: Path, created_out: bool) -> None:
+    shutil.rmtree(state, ignore_errors=True)
+    out = state.parent
+    if created_out and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
 # ---------------------------------------------------------------------------------------------
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_json(path, obj):
     mapio.atomic_write_text(path, json.dumps(obj, indent=1, default=_json_default))
 

@@ -89,6 +89,9 @@ CASES = [
     ("cycles-fraction", H + SEQ + ["--cycles", "2.5"], "--cycles"),
     ("copies-zero", H + SEQ + ["--copies", "0"], "copies must be at least 1"),
     ("no-content", H, "sequence file, a molecular mass or a solvent fraction"),
+    ("mass-beyond-box", H + ["--molecular-mass", "1e9"], "times the box of"),
+    ("sequence-beyond-box", H + ["--seq-file", "{sequence}", "--copies", "200"],
+     "times the box of"),
     ("model", H + SEQ + ["--model", "{sequence}"], "not available yet"),
     # symmetry
     ("symmetry-symbol", H + SEQ + ["--symmetry", "Q2"], "symmetry 'Q2'"),
@@ -230,5 +233,35 @@ def test_interrupted_run_exits_cleanly(files, tmp_path, signum, code):
             child.kill()
     assert child.returncode == code, err
     assert f"interrupted by {signal.Signals(signum).name}" in err and "Traceback" not in err
-    left = [p for p in out.rglob("*")] if out.exists() else []
-    assert left == [], left
+    assert not out.exists(), sorted(out.rglob("*"))  # the run made it: gone, like the rest
+
+
+def test_after_sigkill_the_next_run_cleans_up_and_publishes_a_whole_set(files, tmp_path):
+    """SIGKILL cannot be caught: the state stays behind; the next run removes it, says so,
+    and keeps the user's files."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    argv = [sys.executable, "-m", "resolvecryoem.cli", str(files["half_map_1"]),
+            str(files["half_map_2"]), "--seq-file", str(files["sequence"]), "--output-dir",
+            str(out)]
+    child = subprocess.Popen(argv + ["--cycles", "100"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in child.stdout:
+            if "density modification cycle 2/" in line:
+                break
+        child.kill()
+        child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert (out / ".state").is_dir()  # what SIGKILL leaves
+    done = subprocess.run(argv + ["--cycles", "1"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "removed the state folder" in done.stdout
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(["notes.txt", "denmod_map.mrc", "denmod_half_map_1.mrc",
+                            "denmod_half_map_2.mrc", "initial_map.mrc", "results.json",
+                            "resolvecryoem.log"])

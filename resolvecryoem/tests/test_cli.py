@@ -66,3 +66,21 @@ def test_readme_documents_every_keyword():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for f in param_fields():
         assert f"`{f.name}`" in readme and cli_flag(f.name) in readme, f.name
+
+
+def test_indefinite_residue_letters_and_a_crowded_box_are_reported(case, tmp_path, capsys):
+    seq = case.paths["sequence"].read_text().strip() + "XXXXZZB\n"
+    (tmp_path / "s.fasta").write_text(seq)
+    h1, h2 = str(case.paths["half_map_1"]), str(case.paths["half_map_2"])
+    code = main([h1, h2, "--seq-file", str(tmp_path / "s.fasta"), "--cycles", "1",
+                 "--output-dir", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "WARNING" in out and "7 of " in out and "B 1, X 4, Z 2" in out
+    # a mass whose volume (1.23 A^3/Da) fills 97% of the box
+    box_A3 = mapio.read_map(h1, header_only=True)[1].box_volume_A3
+    code = main([h1, h2, "--molecular-mass", str(0.97 * box_A3 / 1.23), "--cycles", "1",
+                 "--output-dir", str(tmp_path / "out2")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "fills 97.0% of the box" in out and "assumed a solvent fraction of 0.05" in out

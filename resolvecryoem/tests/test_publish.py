@@ -158,3 +158,46 @@ def test_changed_or_removed_inputs_are_refused(tmp_path):
     f.unlink()
     with pytest.raises(InputError, match="h1.mrc: the half map 1 was removed"):
         check_inputs_unchanged({"half_map_1": str(f)}, recorded)
+
+
+# ---- the pipeline publishing its outputs ------------------------------------------------------
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    from resolvecryoem.core.simulate import example_case
+    return example_case(tmp_path_factory.mktemp("pubcase"), box=40, resolution_A=5.0, seed=6)
+
+
+def test_a_run_without_local_sharpening_removes_the_earlier_local_resolution(case, tmp_path):
+    from resolvecryoem.core.params import DensityModificationParams
+    from resolvecryoem.core.pipeline import run
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    args = (case.paths["half_map_1"], case.paths["half_map_2"], out)
+    run(*args, DensityModificationParams(local_sharpening=True, cycles=1),
+        seq_file=case.paths["sequence"], log=None)
+    assert (out / "local_resolution.mrc").exists()
+    res = run(*args, DensityModificationParams(cycles=2), seq_file=case.paths["sequence"],
+              log=None)
+    names = sorted(p.name for p in out.iterdir())
+    assert "local_resolution.mrc" not in names and "notes.txt" in names
+    assert sorted(set(names) - {"notes.txt"}) == sorted(res["outputs"].values())
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["parameters"]["cycles"] == 2 and len(saved["r_values"]["half_map_1"]) == 2
+
+
+def test_finish_refuses_inputs_changed_since_prepare(case, tmp_path):
+    import shutil
+    from resolvecryoem.core.params import DensityModificationParams
+    from resolvecryoem.core.pipeline import finish, modify_half, prepare
+    h1 = tmp_path / "h1.mrc"
+    shutil.copy(case.paths["half_map_1"], h1)
+    out = tmp_path / "out"
+    state = prepare(h1, case.paths["half_map_2"], out, DensityModificationParams(cycles=1),
+                    seq_file=case.paths["sequence"], log=None)
+    modify_half(state, 1, log=None)
+    modify_half(state, 2, log=None)
+    shutil.copy(case.paths["half_map_2"], h1)  # replaced between the stages
+    with pytest.raises(InputError, match="h1.mrc: the half map 1 has changed"):
+        finish(state, log=None)
+    assert not any(p.suffix == ".mrc" for p in out.iterdir())
