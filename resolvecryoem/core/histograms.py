@@ -36,19 +36,27 @@ class DensityHistogram:
         d2 = np.gradient(d1, self.step)
         return self.density, d1, d2
 
-    def evaluate(self, rho: np.ndarray, where=None):
+    def tables(self) -> list:
+        """[(value, step to the next bin)] of p, p', p'' as float32, for :meth:`evaluate`."""
+        out = []
+        for tab in self.derivatives():
+            t32 = tab.astype(np.float32)
+            out.append((t32, np.diff(t32, append=t32[-1])))
+        return out
+
+    def evaluate(self, rho: np.ndarray, where=None, tables=None):
         """(p, p', p'') at map values ``rho`` (float32 arrays of rho's shape).
 
         Linear interpolation on the grid; values beyond the grid take the end values.
         ``where`` is a precomputed :func:`grid_position` of rho on the same grid (histograms
-        sharing a grid then share the costly index computation).
+        sharing a grid then share the costly index computation); ``tables`` precomputed
+        :meth:`tables` (for evaluating piece by piece).
         """
         i, t = grid_position(rho, self.centres) if where is None else where
         out = []
-        for tab in self.derivatives():
-            tab = tab.astype(np.float32)
+        for tab, step in (self.tables() if tables is None else tables):
             lo = np.take(tab, i)
-            lo += t * np.take(np.diff(tab, append=tab[-1]), i)
+            lo += t * np.take(step, i)
             out.append(lo)
         return out
 

@@ -379,7 +379,7 @@ def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl) -> tuple:
         # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
         diff = (O1 - O2) * keep
         n = float(np.prod(shells.shape))
-        var_half = 0.5 * float(shells.sum(diff.real ** 2 + diff.imag ** 2)[1:].sum()) / n ** 2
+        var_half = 0.5 * float(shells.sum_products(diff)[1:].sum()) / n ** 2
         del diff
         solvent_h, molecule_h = density_histograms(rho_full, p_molecule,
                                                    np.sqrt(0.5 * var_half))
