@@ -7,12 +7,15 @@ truth, over the whole box and inside the molecular envelope).
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 
 from .core import mapio
+from .core.errors import InputError
 from .core.params import DensityModificationParams
 from .core.pipeline import run
+from .core.publish import check_output_dir
 from .core.scoring import resolution_against_truth
 from .core.simulate import example_case
 
@@ -27,6 +30,11 @@ def example_main(argv) -> int:
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     out = Path(args.output_dir)
+    if not 24 <= args.box <= 1024:
+        raise InputError(f"--box {args.box}: give an edge of 24 to 1024 voxels")
+    if not (math.isfinite(args.resolution) and args.resolution > 0):
+        raise InputError(f"--resolution {args.resolution}: give a positive number of A")
+    check_output_dir(out)
     log = None if args.quiet else print
     print(f"simulating half maps of adenylate kinase (PDB 1AKE) at {args.resolution} A in a "
           f"{args.box}^3 box -> {out / 'inputs'}")

@@ -10,21 +10,20 @@ can run the two half maps as separate steps or jobs:
 3. :func:`finish` - error model from the four maps, recombination into the full map, corrected
    resolution, final scaling, outputs in the input's box.
 
-:func:`run` chains them.  Every output is first written into the state directory and moved
-into place at the very end, so a failed run leaves nothing half-written behind.
+:func:`run` chains them.  Every output is first written into the state directory and the set
+is moved into place as a whole at the very end (:mod:`publish`), so a failed or interrupted
+run leaves nothing half-written behind and the output folder never holds a mix of two runs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import boxing, checks, mapio, sequence, symmetry
+from . import boxing, checks, mapio, publish, sequence, symmetry
 from .errors import InputError, NotAvailableError
 from .validation import HELPED, MADE_WORSE, SUSPECT, verdict_from_run
 from .fourier import Shells, irfft, rfft
@@ -38,8 +37,8 @@ from .local import local_weighting
 from .runlog import RunLog
 from .weighting import real_space_weighting, sigma_weights
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
-                         hold_low_resolution,
-                         half_map_sharpening_scale, lowpass, shell_rms,
+                         half_map_sharpening_scale, hold_low_resolution, lowpass,
+                         match_shell_rms, shell_rms,
                          spectral_profile)
 
 STATE = ".state"
@@ -86,10 +85,15 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
     out = Path(output_dir)
     state = out / STATE
     rl = RunLog(log)
+    publish.check_output_dir(out, inputs=(half_map_1, half_map_2, seq_file, full_map, mask,
+                                          symmetry_file))
     created_out = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
+        for note in publish.recover(out):  # after a run killed outright (SIGKILL)
+            rl(note)
         if state.exists():
+            rl(f"removed the state folder {state} of an unfinished earlier run")
             shutil.rmtree(state)
         state.mkdir()
         if symmetry_file is not None:
@@ -100,12 +104,11 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             Path(symmetry_file).resolve())
         if symmetry_file is not None:
             meta["inputs"]["symmetry_file"] = meta["symmetry_file"]
-            meta["input_sha256"]["symmetry_file"] = _sha256(symmetry_file)
+            meta["input_sha256"]["symmetry_file"] = checks.file_sha256(symmetry_file)
     except BaseException:
-        shutil.rmtree(state, ignore_errors=True)
-        if created_out and out.exists() and not any(out.iterdir()):
-            out.rmdir()
+        _remove_state(state, created_out)
         raise
+    meta["created_output_dir"] = created_out
     meta["log"] = rl.lines
     meta["timings"] = rl.timings
     meta["warnings"] = rl.warnings
@@ -145,7 +148,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     b_iso = res.pop("b_iso")
     return dict(
         inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
-        input_sha256={k: _sha256(v) for k, v in inputs.items() if v is not None},
+        input_sha256={k: checks.file_sha256(v) for k, v in inputs.items() if v is not None},
         parameters=params.to_dict(),
         box=None if box is None else {"lower": [int(n) for n in box.lower],
                                       "upper": [int(n) for n in box.upper]},
@@ -208,6 +211,11 @@ def _read_inputs(path1, path2, full_map, mask, voxel_size, rl) -> _Inputs:
 def _molecular_volume_step(params, seq_file, info, rl) -> float:
     with rl.step("molecular volume"):
         volume, how = molecular_volume(params, seq_file, info.box_volume_A3)
+        if seq_file is not None:
+            for w in sequence.sequence_warnings(sequence.read_sequence(seq_file), seq_file):
+                rl.warn(w)
+        for w in checks.check_molecular_volume(volume, info.box_volume_A3, how, info.path):
+            rl.warn(w)
         rl(f"molecular volume {volume:.0f} A^3 ({how}); solvent fraction of the input box "
            f"{sequence.solvent_fraction(volume, info.box_volume_A3):.3f}")
     return volume
@@ -378,7 +386,7 @@ def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl) -> tuple:
         # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
         diff = (O1 - O2) * keep
         n = float(np.prod(shells.shape))
-        var_half = 0.5 * float(shells.sum(diff.real ** 2 + diff.imag ** 2)[1:].sum()) / n ** 2
+        var_half = 0.5 * float(shells.sum_products(diff)[1:].sum()) / n ** 2
         del diff
         solvent_h, molecule_h = density_histograms(rho_full, p_molecule,
                                                    np.sqrt(0.5 * var_half))
@@ -490,7 +498,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             # shell amplitudes: the recombination weights act like an FSC weighting, which
             # the benchmark showed harms density modification's input.
             C = w.apply(O_i, D, shells)
-            C *= shells.expand(rms_i / np.maximum(shell_rms(C, shells), 1e-30))
+            match_shell_rms(C, rms_i, shells)
             sel = shells.s <= 1.0 / dm_resolution
             rl(f"half map {which} cycle {cycle}: R-value {r:.3f}, mean weight of the "
                f"map-phasing coefficients {np.mean(w.w_d[sel]):.2f}, mean CC_ref "
@@ -517,6 +525,8 @@ def finish(state_dir, log=print) -> dict:
     state = Path(state_dir)
     st = _FinishState.read(state)
     rl = RunLog(log)
+    # The state was made from the inputs as they were at the start; finish reads them again.
+    checks.check_inputs_unchanged(st.meta["inputs"], st.meta["input_sha256"])
     rec = _recombination_step(st, rl)
     halves, notes = _delivered_half_spectra(st, rec, rl)
     maps, fs, local_res = _final_maps(st, rec, halves, rl)
@@ -810,8 +820,7 @@ def _publish(st: _FinishState, tmp, results, rl):
     mapio.atomic_write_text(st.dir / "out_results.json", json.dumps(results, indent=1))
     mapio.atomic_write_text(st.dir / "out_log", log_text)
     tmp = dict(tmp, results=st.dir / "out_results.json", log=st.dir / "out_log")
-    for name, path in tmp.items():
-        os.replace(path, out / OUTPUTS[name])
+    publish.publish(out, {OUTPUTS[name]: path for name, path in tmp.items()})
     shutil.rmtree(st.dir, ignore_errors=True)
 
 
@@ -829,19 +838,30 @@ def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | 
         modify_half(state, 2, log=log)
         return finish(state, log=log)
     except BaseException:
-        shutil.rmtree(state, ignore_errors=True)
+        abandon(state)
         raise
 
 
+def abandon(state_dir) -> None:
+    """Remove the state of a run that failed or was interrupted after :func:`prepare`
+    (temporary outputs included), and the output folder if the run created it and nothing
+    else is in it.  Published outputs of an earlier run are not touched."""
+    state = Path(state_dir)
+    try:
+        created = bool(_read_json(state / "meta.json").get("created_output_dir"))
+    except (OSError, ValueError):
+        created = False
+    _remove_state(state, created)
+
+
+def _remove_state(state: Path, created_out: bool) -> None:
+    shutil.rmtree(state, ignore_errors=True)
+    out = state.parent
+    if created_out and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
 # ---------------------------------------------------------------------------------------------
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_json(path, obj):
     mapio.atomic_write_text(path, json.dumps(obj, indent=1, default=_json_default))
 
