@@ -39,7 +39,7 @@ class TestResolveCryoEMProtocol(BaseTest):
 
     def _resolve(self, **kwargs):
         kw = dict(inputVolume=self.importVol.outputVolume,
-                  inputSequence=self.importSeq.outputSequence, numberOfThreads=2)
+                  inputSequence=self.importSeq.outputSequence)
         kw.update(kwargs)
         return self.newProtocol(ProtResolveCryoEM, **kw)
 
