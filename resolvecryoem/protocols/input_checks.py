@@ -32,11 +32,19 @@ def same_content(path1: str, path2: str) -> bool:
         filecmp.cmp(path1, path2, shallow=False)
 
 
-def producing_protocol(pointer):
-    """The protocol that produced the object a pointer points to (None when unknown)."""
-    try:
-        obj = pointer.getObjValue()
-    except AttributeError:
-        return None
+def producing_protocol(pointer, project):
+    """The protocol that produced the object a pointer points to (None when unknown): the
+    pointer's protocol (form selections point to a protocol's output) or the object's
+    parent in the project (scripts pass the output object itself)."""
     from pyworkflow.protocol import Protocol
-    return obj if isinstance(obj, Protocol) else None
+    value = pointer.getObjValue()
+    if isinstance(value, Protocol):
+        return value
+    obj = pointer.get()
+    parent = obj.getObjParentId() if obj is not None else None
+    if not parent or project is None:
+        return None
+    try:
+        return project.getProtocol(parent)
+    except Exception:  # noqa: BLE001 - not a protocol's output: nothing to check
+        return None

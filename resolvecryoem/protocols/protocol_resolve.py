@@ -412,7 +412,7 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                 if e:
                     errors.append(e)
         for ptr in self._halfMapPointers():
-            prot = input_checks.producing_protocol(ptr)
+            prot = input_checks.producing_protocol(ptr, self.getProject())
             if isinstance(prot, ProtResolveCryoEM):
                 errors.append(f"The half maps come from density modification "
                               f"({prot.getRunName()}): its half maps are no longer "
