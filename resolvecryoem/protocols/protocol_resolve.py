@@ -457,7 +457,24 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                                   f"Nyquist, to 50 A).")
         if self.binThreads.get() is not None and self.binThreads.get() < 1:
             errors.append("Threads per step must be at least 1.")
+        errors += self._validateQueue()
         return errors
+
+    def _validateQueue(self):
+        """Per-step queue jobs: pyworkflow waits for each job while the check command's
+        output does not match JOB_DONE_REGEX; an empty regex matches anything, so every
+        step would be taken as finished as soon as it is submitted."""
+        if not self.useQueue() or self.getProject() is None:
+            return []
+        if json.loads(self._queueParams.get() or '["", {}]')[1].get(QUEUE_FOR_JOBS) != "Y":
+            return []
+        queue = self.getProject().getHostConfig(self.getHostName()).getQueueSystem()
+        if queue.jobDoneRegex.get() == "":
+            return ["The host configuration sets an empty JOB_DONE_REGEX: with one queue job "
+                    "per step, Scipion would take each job as finished when submitted. Remove "
+                    "the line (SLURM's squeue lists only unfinished jobs) or give a pattern "
+                    "of a finished job's status."]
+        return []
 
     def _warnings(self):
         warnings = []
