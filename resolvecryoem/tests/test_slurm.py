@@ -197,3 +197,37 @@ def test_empty_job_done_regex_is_refused_before_the_run(project):
         assert any("JOB_DONE_REGEX" in e for e in prot.validate()), prot.validate()
     finally:
         queue.jobDoneRegex.set(saved)
+
+
+def test_stopping_the_protocol_cancels_its_step_jobs(project):
+    proj, imp, seq, _ = project
+    from resolvecryoem.protocols import ProtResolveCryoEM
+    prot = proj.newProtocol(ProtResolveCryoEM, inputVolume=imp.outputVolume,
+                            inputSequence=seq.outputSequence)
+    prot._useQueue.set(True)
+    prot._queueParams.set(json.dumps(["main", {"QUEUE_FOR_JOBS": "Y"}]))
+    proj.launchProtocol(prot, wait=False)
+    prefix = f"{prot.getObjId()}-"
+
+    def jobs():
+        out = subprocess.run(["squeue", "-h", "-o", "%i %j"], capture_output=True,
+                             text=True).stdout.split("\n")
+        return [line.split()[0] for line in out if line.split()[1:2]
+                and line.split()[1].startswith(prefix)]
+
+    end = time.time() + 120
+    while not jobs():
+        assert time.time() < end, "no step job reached the queue within 120 s"
+        time.sleep(0.2)
+    running = jobs()
+    offset = os.path.getsize(SLURMCTLD_LOG)
+    proj.stopProtocol(prot)
+    end = time.time() + 30
+    while jobs():
+        assert time.time() < end, f"step jobs still queued after stopping: {jobs()}"
+        time.sleep(1)
+    assert prot.isAborted()
+    with open(SLURMCTLD_LOG, errors="replace") as fh:
+        fh.seek(offset)
+        log = fh.read()
+    assert any(f"REQUEST_KILL_JOB JobId={j} " in log for j in running), (running, log)
