@@ -272,6 +272,9 @@ def test_discovery_lists_protocols_viewers_and_wizards():
     assert "ResolveCryoEMResolutionWizard" in wizards
     assert "ResolveCryoEMSolventFractionWizard" in wizards
     assert Domain.getPlugin("resolvecryoem") is not None
+    logo = ProtResolveCryoEM.getPluginLogoPath()
+    assert logo and os.path.getsize(logo) > 0, logo
+    assert ProtResolveCryoEMCompareMaps.getPluginLogoPath() == logo
 
 
 def test_keyword_spellings_stay_in_step():
