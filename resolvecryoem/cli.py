@@ -25,8 +25,10 @@ def add_param_arguments(parser: argparse.ArgumentParser):
     group = parser.add_argument_group("density-modification keywords")
     for f in param_fields():
         t, _ = field_type(f.name)
+        # argparse formats help texts with %: a literal % must be doubled.
+        help_text = f.metadata.get("help", "").replace("%", "%%")
         kw = dict(dest=f.name, default=argparse.SUPPRESS,
-                  help=f.metadata.get("help", "") + f" (default: {f.default})")
+                  help=help_text + f" (default: {f.default})")
         if t is bool:
             group.add_argument(cli_flag(f.name), action=argparse.BooleanOptionalAction, **kw)
         else:

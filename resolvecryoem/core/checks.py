@@ -66,14 +66,16 @@ def check_half_maps(d1, i1: MapInfo, d2, i2: MapInfo) -> list:
     return warnings
 
 
-def check_same_grid(d, info: MapInfo, ref: MapInfo, what: str) -> None:
-    """A full map or mask must be on the half maps' grid."""
+def check_same_grid(d, info: MapInfo, ref: MapInfo, what: str,
+                    check_voxel: bool = True) -> None:
+    """A full map or mask must be on the half maps' grid (``check_voxel`` False when the voxel
+    size was given by the caller and the headers are not to be trusted)."""
     if what != "mask":  # masks are checked by check_mask (a constant mask is allowed)
         _finite(d, info, what)
     if tuple(d.shape) != tuple(ref.shape):
         raise InputError(f"{info.path}: the {what} has box {tuple(d.shape)[::-1]} (x, y, z), "
                          f"the half maps {tuple(ref.shape)[::-1]}")
-    if not np.allclose(info.voxel_size, ref.voxel_size, rtol=1e-3):
+    if check_voxel and not np.allclose(info.voxel_size, ref.voxel_size, rtol=1e-3):
         raise InputError(f"{info.path}: the {what} has voxel size "
                          f"{np.round(info.voxel_size[::-1], 4).tolist()} A, the half maps "
                          f"{np.round(ref.voxel_size[::-1], 4).tolist()} A")

@@ -114,6 +114,12 @@ class DensityModificationParams:
               "modification: C<n>, D<n> (2-fold along x), Dy<n> (along y), T, O or I, about "
               "the centre of the box (voxel n/2), n-fold axis along z. Or a symmetry file.")
 
+    # --- geometry ---------------------------------------------------------------------------
+    voxel_size: Optional[float] = _p(
+        None, "Voxel size in A, overriding the map headers (e.g. a recalibrated pixel size; "
+              "Scipion passes its sampling rate). Empty: from the headers. The outputs are "
+              "written with it.")
+
     # --- computing --------------------------------------------------------------------------
     nproc: int = _p(0, "Threads for FFTs. 0: all cores of this machine.")
 
@@ -126,7 +132,7 @@ class DensityModificationParams:
         for name in ("resolution", "dm_resolution"):
             if getattr(self, name) == 0:
                 setattr(self, name, None)  # 0 means automatic, as in the reference program
-        for name in ("resolution", "dm_resolution", "molecular_mass"):
+        for name in ("resolution", "dm_resolution", "molecular_mass", "voxel_size"):
             v = getattr(self, name)
             if v is not None and not v > 0:
                 raise InputError(f"{name} must be positive, got {v}")
