@@ -35,8 +35,7 @@ def main():
     p.add_argument("--boxes", type=int, nargs="+", default=[96, 192])
     p.add_argument("--threads", type=int, default=1, help="FFT threads per stage (--nproc)")
     a = p.parse_args()
-    print(f"| box | stage | wall time (s) | peak memory (MB) |  ({a.threads} FFT thread(s) "
-          f"per stage)")
+    print(f"| box | stage ({a.threads} FFT thread(s)) | wall time (s) | peak memory (MB) |")
     print("|---|---|---|---|")
     for box in a.boxes:
         with tempfile.TemporaryDirectory() as tmp:

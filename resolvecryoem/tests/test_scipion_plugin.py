@@ -122,9 +122,18 @@ class TestResolveCryoEMProtocol(BaseTest):
         prot = self._resolve(inputVolume=imp.outputVolume)
         self.assertTrue(any("Scipion's sampling is used" in w for w in prot.warnings()))
         params = prot.getParams()
-        self.assertTrue(hasattr(params, "voxel_size"),
-                        "core parameter voxel_size (the lead's pipeline change) missing")
         self.assertAlmostEqual(params.voxel_size, recal, places=5)
+        # the wizards work at Scipion's sampling too
+        from resolvecryoem.wizards.wizards import estimate_resolution
+        self.assertAlmostEqual(estimate_resolution(prot), 4.0 * 1.05, delta=0.45)
+        # the run uses it: output headers and Scipion's tag agree with the recalibration
+        self.launchProtocol(prot)
+        self.assertAlmostEqual(prot.outputVolume.getSamplingRate(), recal, places=4)
+        info = mapio.read_map(os.path.abspath(prot.outputVolume.getFileName()),
+                              header_only=True)[1]
+        self.assertTrue(np.allclose(info.voxel_size, recal, rtol=1e-4), info.voxel_size)
+        self.assertAlmostEqual(prot.getResults()["resolution"]["half_map_fsc"],
+                               1.05 * 3.97, delta=0.3)
 
     def test_failed_stage_fails_the_protocol_with_its_message(self):
         """A half map whose data are cut short passes the header checks; the prepare stage
@@ -292,3 +301,25 @@ def test_keyword_spellings_stay_in_step():
         expected = FROM_ELSEWHERE.get(f.name, protocol_name(f.name))
         if expected is not None:
             assert expected in attrs, f.name
+
+
+def test_readme_facility_workflow_runs(tmp_path):
+    """The README's scripted facility workflow, exactly as printed there: import half maps
+    with a pixel size, import the sequence, density modification, next protocol."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```python\n(# facility_run\.py.*?)```", readme, re.S)
+    assert block, "README.md has no facility_run.py block"
+    script = tmp_path / "facility_run.py"
+    script.write_text(block.group(1))
+    case = example_case(tmp_path / "data", box=48, resolution_A=4.0, seed=5)
+    p = case.paths
+    out = subprocess.run([sys.executable, str(script), str(p["half_map_1"]),
+                          str(p["half_map_2"]), str(p["truth"]), str(case.voxel_size),
+                          str(p["sequence"])], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "Verdict" in out.stdout
+    assert f"({2 * case.voxel_size:.3f} A/px)" in out.stdout, out.stdout
