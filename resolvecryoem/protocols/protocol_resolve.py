@@ -21,7 +21,6 @@ from pyworkflow.protocol import STEPS_PARALLEL
 
 from ..core import checks, mapio
 from ..core.errors import InputError
-from ..core.fsc import fsc_from_cc
 from ..core.params import (CONTENT_FIELDS, DensityModificationParams, field_type,
                            param_fields, protocol_name)
 from ..core.pipeline import OUTPUTS, STATE
@@ -237,12 +236,8 @@ class ProtResolveCryoEM(ProtAnalysis3D):
         raise StageFailed(f"resolvecryoem stage '{name}' failed: {text.splitlines()[-1]}")
 
     def createOutputStep(self):
-        from ..core.validation import verdict
         out = self._getOutDir()
-        v = verdict(out)
-        with open(self._getExtraPath("verdict.json"), "w") as fh:
-            json.dump(v.to_dict(), fh)
-        self.info(v.summary())
+        self.info(self.getVerdict().get("summary", ""))
         src = self._halfMapSource()
         vol = self._newVolume(os.path.join(out, OUTPUTS["denmod_map"]), src)
         vol.setHalfMaps([os.path.join(out, OUTPUTS["denmod_half_map_1"]),
@@ -278,8 +273,8 @@ class ProtResolveCryoEM(ProtAnalysis3D):
         r = self.getResults()
         s = r["fsc"]["s"]
         curves = [("half maps before (FSC)", r["fsc"]["half_maps_before"]),
-                  ("after: corrected CC_ref as half-map FSC",
-                   fsc_from_cc(r["fsc"]["cc_ref_after"]).tolist()),
+                  ("after: delivered map, as equivalent half-map FSC",
+                   r["fsc"]["fsc_equivalent_after"]),
                   ("independent: DM half 1 vs original half 2",
                    r["fsc"]["denmod_half_1_vs_original_half_2"]),
                   ("independent: DM half 2 vs original half 1",
@@ -361,11 +356,11 @@ class ProtResolveCryoEM(ProtAnalysis3D):
             return json.load(fh)
 
     def getVerdict(self) -> dict:
-        path = self._getExtraPath("verdict.json")
-        if not os.path.exists(path):
+        """The run's verdict (results.json: computed by the pipeline on what it delivered,
+        at the voxel size it used), or {} before the run has finished."""
+        if not os.path.exists(os.path.join(self._getOutDir(), OUTPUTS["results"])):
             return {}
-        with open(path) as fh:
-            return json.load(fh)
+        return self.getResults().get("verdict", {})
 
     def _getOutDir(self):
         return self._getExtraPath("resolvecryoem")

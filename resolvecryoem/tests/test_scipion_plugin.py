@@ -323,3 +323,12 @@ def test_readme_facility_workflow_runs(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Verdict" in out.stdout
     assert f"({2 * case.voxel_size:.3f} A/px)" in out.stdout, out.stdout
+
+
+def test_readme_hosts_conf_is_the_one_the_slurm_tests_use():
+    import re
+    from pathlib import Path
+    from resolvecryoem.tests.test_slurm import HOSTS_CONF
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```ini\n(\[localhost\].*?)```", readme, re.S)
+    assert block and block.group(1) == HOSTS_CONF

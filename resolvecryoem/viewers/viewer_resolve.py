@@ -1,6 +1,6 @@
 """Viewers of ProtResolveCryoEM: FSC curves, histograms, slices, ChimeraX, a text report.
 
-Only presentation here: every number comes from the run's results.json, verdict.json and the
+Only presentation here: every number comes from the run's results.json (verdict included) and the
 maps it wrote.  Each plot is built by a function that returns an EmPlotter, so it works with
 the Agg backend (tests save them as PNG) as well as on screen.
 """
@@ -12,14 +12,14 @@ from pwem.viewers import ChimeraView, EmPlotter
 from pyworkflow.viewer import DESKTOP_TKINTER, WEB_DJANGO, ProtocolViewer, TextView
 
 from ..core import mapio
-from ..core.fsc import fsc_from_cc
 from ..core.pipeline import OUTPUTS
 from ..protocols import ProtResolveCryoEM
 
 
 def fsc_plotter(results: dict, verdict: dict | None = None) -> EmPlotter:
-    """FSC before and after on one scale (corrected CC_ref shown as its equivalent half-map
-    FSC, CC^2/(2 - CC^2)), the independent cross-FSCs, and the 0.143 and 0.5 lines."""
+    """FSC before and after on one scale (the delivered map's CC with the truth shown as its
+    equivalent half-map FSC, CC^2/(2 - CC^2)), the independent cross-FSCs, and the 0.143 and
+    0.5 lines."""
     f = results["fsc"]
     s = np.asarray(f["s"])
     r = results["resolution"]
@@ -31,8 +31,8 @@ def fsc_plotter(results: dict, verdict: dict | None = None) -> EmPlotter:
     ax = plotter.createSubPlot(title, "resolution (A)", "FSC")
     resolution_axis(ax)
     ax.plot(s[1:], np.asarray(f["half_maps_before"])[1:], label="half maps before")
-    ax.plot(s[1:], fsc_from_cc(f["cc_ref_after"])[1:],
-            label="after: corrected CC_ref as half-map FSC")
+    ax.plot(s[1:], np.asarray(f["fsc_equivalent_after"])[1:],
+            label="after: delivered map, as equivalent half-map FSC")
     ax.plot(s[1:], np.asarray(f["denmod_half_1_vs_original_half_2"])[1:], ":",
             label="DM half 1 vs original half 2")
     ax.plot(s[1:], np.asarray(f["denmod_half_2_vs_original_half_1"])[1:], ":",
