@@ -1,0 +1,336 @@
+"""Automatic model building into a map: main-chain traces, poly-alanine, pseudo-atoms.
+
+ALGORITHM.md section 10.  The map is smoothed to about its resolution and put on a noise
+scale; the threshold that encloses the molecular volume (from the residue count, 135 A^3 per
+residue = 110 Da x 1.23 A^3/Da) or, without a count, a fixed height over the noise, says where
+the molecule is.  Main chain: starting at the strongest unexplained density peaks, C-alpha
+positions are placed 3.80 A apart along the density ridges by a walk that, at each step, takes
+the direction (out of a dense set on the sphere) whose straight segment keeps the highest
+density all along it, with a virtual C-alpha angle a protein allows and away from C-alpha
+already placed; a walk stops where no such segment stays inside the molecule.  Each trace then
+gets N, C, O and C-beta from ideal geometry (:mod:`.ideal`) in the direction whose main-chain
+atoms sit on higher density.  The residue count bounds the number of residues built.
+Optional pseudo-atoms: density peaks at least 1.5 A apart in molecule density that no chain
+atom explains.
+
+Coordinates: map arrays are (z, y, x); ``origin_A`` is the (z, y, x) model coordinate of
+voxel [0, 0, 0] (``MapInfo.start_A``); atoms are written in x, y, z.
+"""
+from __future__ import annotations
+
+import time
+
+import gemmi
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from . import ideal
+
+A3_PER_RESIDUE = 110.0 * 1.23   # molecular volume per residue (ALGORITHM.md section 10)
+ATOMS_PER_A3 = 1.0 / 17.0        # non-hydrogen atoms per A^3 of protein
+_EDGE_MARGIN_A = 3.0             # C-alpha this far inside the box keeps all atoms inside
+_EXCLUDE_A = 3.4                 # closest approach of a new C-alpha to any placed one
+_MIN_ANGLE, _MAX_ANGLE = 78.0, 150.0   # virtual C-alpha angle range (helix 91, strand 119)
+_SEGMENT_FRACTIONS = np.array([0.2, 0.35, 0.5, 0.65, 0.8, 1.0])
+
+
+def fibonacci_sphere(n: int) -> np.ndarray:
+    """n near-uniform unit vectors (rows)."""
+    k = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * k / n
+    r = np.sqrt(1.0 - z * z)
+    t = np.pi * (1.0 + 5 ** 0.5) * k
+    return np.stack([z, r * np.sin(t), r * np.cos(t)], axis=1)  # any axis order: isotropic
+
+
+class _Map:
+    """Smoothed map on a noise scale with interpolation at A coordinates (z, y, x)."""
+
+    def __init__(self, arr, voxel, origin):
+        self.arr = arr
+        self.voxel = voxel
+        self.origin = origin
+        self.lo = origin + _EDGE_MARGIN_A
+        self.hi = origin + (np.array(arr.shape) - 1) * voxel - _EDGE_MARGIN_A
+
+    def at(self, pts):
+        idx = ((np.asarray(pts) - self.origin) / self.voxel).reshape(-1, 3).T
+        v = ndimage.map_coordinates(self.arr, idx, order=1, mode="nearest")
+        return v.reshape(np.shape(pts)[:-1])
+
+    def inside(self, pts):
+        return np.all((pts >= self.lo) & (pts <= self.hi), axis=-1)
+
+
+def prepare_map(map_array, voxel_size_A, resolution_A):
+    """The map smoothed by a Gaussian of sigma 0.2 d (noise beyond the resolution off),
+    minus its median, over a robust noise sigma (1.4826 x median absolute deviation of the
+    non-zero voxels, so masked maps work too)."""
+    voxel = np.broadcast_to(np.asarray(voxel_size_A, dtype=np.float64), (3,))
+    sm = ndimage.gaussian_filter(np.asarray(map_array, dtype=np.float32),
+                                 sigma=0.2 * resolution_A / voxel, mode="nearest")
+    vals = sm[sm != 0] if np.count_nonzero(sm) > 0.1 * sm.size else sm.ravel()
+    med = float(np.median(vals))
+    sigma = 1.4826 * float(np.median(np.abs(vals - med)))
+    if not sigma > 0:
+        sigma = float(vals.std()) or 1.0
+    return ((sm - med) / sigma).astype(np.float32)
+
+
+def supported_residues(z_map, voxel_size_A, sigma_level=4.0) -> int:
+    """Residues the density supports without a sequence: the volume above ``sigma_level``
+    noise sigmas over 135 A^3 per residue (on simulated 3-3.5 A maps within about 25% of
+    the true count; benchmarks/builder_bench.py reports it)."""
+    voxel_vol = float(np.prod(np.broadcast_to(voxel_size_A, (3,))))
+    return int(np.count_nonzero(z_map > sigma_level) * voxel_vol / A3_PER_RESIDUE)
+
+
+def molecule_threshold(z_map, voxel_size_A, n_residues) -> float:
+    """Map level enclosing the molecular volume of ``n_residues`` (135 A^3 each)."""
+    voxel_vol = float(np.prod(np.broadcast_to(voxel_size_A, (3,))))
+    frac = min(0.9, n_residues * A3_PER_RESIDUE / (voxel_vol * z_map.size))
+    return float(np.quantile(z_map, 1.0 - frac))
+
+
+def _segment_scores(m: _Map, start, ends, floor):
+    """Per candidate end: mean of the density along start->end, mean + min; -inf where the
+    segment leaves the molecule (any sample below ``floor``)."""
+    pts = start + _SEGMENT_FRACTIONS[:, None, None] * (ends - start)[None]
+    v = m.at(pts)
+    lo = v.min(axis=0)
+    s = 0.5 * v.mean(axis=0) + 0.5 * lo
+    return np.where(lo >= floor, s, -np.inf)
+
+
+class _Tracer:
+    def __init__(self, m: _Map, floor, n_dirs=700, seed=0):
+        self.m = m
+        self.floor = floor
+        rng = np.random.default_rng(seed)
+        # A random rotation of the direction set: the seed changes the sampling, not the logic.
+        q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        self.dirs = fibonacci_sphere(n_dirs) @ q.T
+        fine = fibonacci_sphere(400)
+        self.fine = fine[fine[:, 0] > np.cos(np.radians(9.0))]  # cap around +axis 0
+        self.placed = np.empty((0, 3))
+
+    def _free(self, pts, ignore=()):
+        if len(self.placed) == 0:
+            return np.ones(len(pts), bool)
+        keep = np.ones(len(self.placed), bool)
+        keep[list(ignore)] = False
+        others = self.placed[keep]
+        if len(others) == 0:
+            return np.ones(len(pts), bool)
+        d2 = ((pts[:, None, :] - others[None]) ** 2).sum(-1)
+        return d2.min(axis=1) >= _EXCLUDE_A ** 2
+
+    def step(self, cur, prev, trace_pts):
+        """Best next C-alpha 3.8 A from ``cur`` (None where the chain ends)."""
+        best = None
+        for dirs in (self.dirs, None):
+            if dirs is None:  # refine around the coarse best
+                d0 = (best - cur) / ideal.CA_CA
+                dirs = self.fine @ _rotation_to(d0).T
+            cand = cur + ideal.CA_CA * dirs
+            score = _segment_scores(self.m, cur, cand, self.floor)
+            ok = self.m.inside(cand) & np.isfinite(score)
+            if prev is not None:
+                u = prev - cur
+                cosang = (dirs @ u) / np.linalg.norm(u)
+                ang = np.degrees(np.arccos(np.clip(cosang, -1, 1)))
+                ok &= (ang >= _MIN_ANGLE) & (ang <= _MAX_ANGLE)
+            if not ok.any():
+                return best
+            idx = np.flatnonzero(ok)
+            # Exclusion against placed C-alpha (the current trace's last two are neighbours).
+            pl_free = self._free(cand[idx])
+            tr = np.asarray(trace_pts[:-2]).reshape(-1, 3)
+            if len(tr):
+                d2 = ((cand[idx][:, None] - tr[None]) ** 2).sum(-1).min(1)
+                pl_free &= d2 >= _EXCLUDE_A ** 2
+            idx = idx[pl_free]
+            if len(idx) == 0:
+                return best
+            best = cand[idx[np.argmax(score[idx])]]
+        return best
+
+    def trace_from(self, seed_pt, max_len):
+        first = self.step(seed_pt, None, [seed_pt])
+        if first is None:
+            return np.array([seed_pt])
+        fwd = [seed_pt, first]
+        while len(fwd) < max_len:
+            nxt = self.step(fwd[-1], fwd[-2], fwd)
+            if nxt is None:
+                break
+            fwd.append(nxt)
+        bwd = [fwd[1], fwd[0]]
+        while len(fwd) + len(bwd) - 2 < max_len:
+            nxt = self.step(bwd[-1], bwd[-2], fwd[::-1] + bwd[2:])
+            if nxt is None:
+                break
+            bwd.append(nxt)
+        return np.array(bwd[:1:-1] + fwd)
+
+
+def _rotation_to(d):
+    """Rotation matrix taking axis 0 (1, 0, 0) to unit vector d."""
+    a = np.array([1.0, 0.0, 0.0])
+    v = np.cross(a, d)
+    c = float(a @ d)
+    if np.linalg.norm(v) < 1e-9:
+        return np.eye(3) if c > 0 else np.diag([-1.0, -1.0, 1.0])
+    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + vx + vx @ vx / (1.0 + c)
+
+
+def _seeds(z_map, voxel, origin, level):
+    """Local maxima above ``level`` as (z, y, x) A positions, strongest first."""
+    peaks = (z_map == ndimage.maximum_filter(z_map, size=3, mode="nearest")) & (z_map > level)
+    idx = np.argwhere(peaks)
+    order = np.argsort(-z_map[tuple(idx.T)], kind="stable")
+    return origin + idx[order] * voxel
+
+
+def _orient(m: _Map, ca):
+    """Main chain of the trace in the direction whose N, C, O, C-beta sit on higher density."""
+    best = None
+    for trace in (ca, ca[::-1]):
+        mc = ideal.main_chain_from_ca(trace)
+        score = sum(float(m.at(mc[k]).mean()) for k in ("N", "C", "O", "CB"))
+        if best is None or score > best[0]:
+            best = (score, mc)
+    return best[1]
+
+
+def _pseudo_atoms(z_map, voxel, origin, level, built_xyz, n_max, spacing_A=1.5):
+    """Peaks of the map above ``level``, at least ``spacing_A`` apart (maximum filter over a
+    ball of that radius), more than 2 A from any built atom; at most ``n_max``, strongest
+    first.  (z, y, x) A positions."""
+    r = np.ceil(spacing_A / voxel).astype(int)
+    g = np.ogrid[tuple(slice(-k, k + 1) for k in r)]
+    ball = sum((gi * v) ** 2 for gi, v in zip(g, voxel)) <= spacing_A ** 2
+    peaks = (z_map == ndimage.maximum_filter(z_map, footprint=ball, mode="nearest"))
+    peaks &= z_map > level
+    idx = np.argwhere(peaks)
+    pts = origin + idx * voxel
+    if len(built_xyz) and len(pts):
+        d, _ = cKDTree(built_xyz).query(pts, distance_upper_bound=2.0)
+        keep = ~np.isfinite(d)
+        pts, idx = pts[keep], idx[keep]
+    lo = origin + 1.0
+    hi = origin + (np.array(z_map.shape) - 1) * voxel - 1.0
+    keep = np.all((pts >= lo) & (pts <= hi), axis=1)
+    pts, idx = pts[keep], idx[keep]
+    order = np.argsort(-z_map[tuple(idx.T)], kind="stable")[:max(0, int(n_max))]
+    return pts[order]
+
+
+def _chain_names():
+    import itertools
+    import string
+    letters = string.ascii_uppercase + string.ascii_lowercase + string.digits
+    yield from letters
+    for a, b in itertools.product(letters, repeat=2):
+        yield a + b
+
+
+def _structure(chains_zyx, pseudo_zyx) -> gemmi.Structure:
+    """gemmi Structure (x, y, z): one poly-alanine chain per fragment, pseudo-atoms as UNK
+    residues with one C atom in the last chain."""
+    st = gemmi.Structure()
+    st.name = "resolvecryoem_build"
+    model = gemmi.Model("1")
+    names = _chain_names()
+    for mc in chains_zyx:
+        ch = gemmi.Chain(next(names))
+        for i in range(len(mc["CA"])):
+            res = gemmi.Residue()
+            res.name = "ALA"
+            res.seqid = gemmi.SeqId(i + 1, " ")
+            res.entity_type = gemmi.EntityType.Polymer
+            for name, el in (("N", "N"), ("CA", "C"), ("C", "C"), ("O", "O"), ("CB", "C")):
+                a = gemmi.Atom()
+                a.name = name
+                a.element = gemmi.Element(el)
+                z, y, x = mc[name][i]
+                a.pos = gemmi.Position(x, y, z)
+                a.occ = 1.0
+                a.b_iso = 30.0
+                res.add_atom(a)
+            ch.add_residue(res)
+        model.add_chain(ch)
+    if len(pseudo_zyx):
+        ch = gemmi.Chain(next(names))
+        for i, (z, y, x) in enumerate(pseudo_zyx):
+            res = gemmi.Residue()
+            res.name = "UNK"
+            res.seqid = gemmi.SeqId(i + 1, " ")
+            res.het_flag = "H"
+            a = gemmi.Atom()
+            a.name = "C"
+            a.element = gemmi.Element("C")
+            a.pos = gemmi.Position(x, y, z)
+            a.occ = 1.0
+            a.b_iso = 30.0
+            res.add_atom(a)
+            ch.add_residue(res)
+        model.add_chain(ch)
+    st.add_model(model)
+    st.setup_entities()
+    return st
+
+
+def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=None,
+                seed=0, pseudo_atoms=True, min_fragment=4):
+    """(structure, figures): a poly-alanine model traced into the map, plus pseudo-atoms.
+
+    ``map_array`` (z, y, x), ``voxel_size_A`` scalar or (vz, vy, vx), ``origin_A`` (z, y, x)
+    coordinate of voxel [0, 0, 0].  ``n_residues_max`` (from the sequence: residues per copy
+    times copies) bounds the residues built and sets the molecule threshold; without it the
+    builder builds what the density supports (:func:`supported_residues`).  Fragments shorter than
+    ``min_fragment`` residues are dropped.  Deterministic for a ``seed``.
+
+    figures: residues (traced), fragments, pseudo_atoms, threshold_sigma (molecule level in
+    noise sigmas), residue_target (the bound used), seconds.
+    """
+    t0 = time.perf_counter()
+    voxel = np.broadcast_to(np.asarray(voxel_size_A, dtype=np.float64), (3,)).copy()
+    origin = np.asarray(origin_A, dtype=np.float64)
+    z_map = prepare_map(map_array, voxel, resolution_A)
+    n_target = int(n_residues_max) if n_residues_max else supported_residues(z_map, voxel)
+    if n_target < min_fragment:
+        return _structure([], np.empty((0, 3))), {
+            "residues": 0, "fragments": 0, "pseudo_atoms": 0, "threshold_sigma": None,
+            "residue_target": n_target, "seconds": round(time.perf_counter() - t0, 2)}
+    level = molecule_threshold(z_map, voxel, n_target)
+    m = _Map(z_map, voxel, origin)
+    tracer = _Tracer(m, floor=level, seed=seed)
+    budget = n_target
+    chains = []
+    n_built = 0
+    for s in _seeds(z_map, voxel, origin, level):
+        if n_built >= budget:
+            break
+        if not m.inside(s) or not tracer._free(s[None])[0]:
+            continue
+        ca = tracer.trace_from(s, max_len=budget - n_built)
+        if len(ca) < max(min_fragment, 3):
+            continue
+        tracer.placed = np.vstack([tracer.placed, ca])
+        chains.append(_orient(m, ca))
+        n_built += len(ca)
+    built = (np.vstack([mc[k] for mc in chains for k in ("N", "CA", "C", "O", "CB")])
+             if chains else np.empty((0, 3)))
+    pseudo = np.empty((0, 3))
+    if pseudo_atoms:
+        n_max = n_target * A3_PER_RESIDUE * ATOMS_PER_A3 - len(built)
+        pseudo = _pseudo_atoms(z_map, voxel, origin, level, built, n_max)
+    st = _structure(chains, pseudo)
+    figures = {"residues": int(n_built), "fragments": len(chains),
+               "pseudo_atoms": int(len(pseudo)), "threshold_sigma": round(level, 3),
+               "residue_target": n_target,
+               "seconds": round(time.perf_counter() - t0, 2)}
+    return st, figures

@@ -1,0 +1,60 @@
+"""How a built model's main chain compares with a deposited model (ALGORITHM.md section 10:
+the honest test of a builder is the fraction of deposited C-alpha near a built one)."""
+from __future__ import annotations
+
+import gemmi
+import numpy as np
+from scipy.spatial import cKDTree
+
+
+def ca_chains(st: gemmi.Structure) -> list:
+    """Per chain of the first model, the (n, 3) C-alpha coordinates (x, y, z) of its
+    amino-acid residues in order (chains without C-alpha left out)."""
+    out = []
+    for ch in st[0]:
+        xyz = [r.find_atom("CA", "*").pos.tolist() for r in ch
+               if r.find_atom("CA", "*") is not None and r.name != "UNK"]
+        if xyz:
+            out.append(np.array(xyz))
+    return out
+
+
+def compare_ca(built: gemmi.Structure, deposited: gemmi.Structure, near_A=(1.5, 3.0)) -> dict:
+    """Fractions of deposited C-alpha with a built C-alpha within each distance of
+    ``near_A``, the fraction of built C-alpha within 3 A of a deposited one, and the chain
+    fragments whose direction runs against the deposited chain.
+
+    A fragment's direction is the sign of the deposited residue-index step between the matches
+    (nearest deposited C-alpha within 3 A, same chain) of its consecutive C-alpha; a fragment
+    is wrong-direction when more such steps go backwards than forwards.
+    """
+    dep = ca_chains(deposited)
+    dep_xyz = np.vstack(dep)
+    dep_chain = np.concatenate([np.full(len(c), i) for i, c in enumerate(dep)])
+    dep_index = np.concatenate([np.arange(len(c)) for c in dep])
+    frags = ca_chains(built)
+    out = {"deposited_ca": int(len(dep_xyz)),
+           "built_ca": int(sum(len(f) for f in frags)), "fragments": len(frags)}
+    if not frags:
+        out.update({f"within_{d:g}A": 0.0 for d in near_A})
+        out.update(built_within_3A=0.0, wrong_direction=0, scored_fragments=0)
+        return out
+    b_xyz = np.vstack(frags)
+    d_dep, _ = cKDTree(b_xyz).query(dep_xyz)
+    for d in near_A:
+        out[f"within_{d:g}A"] = round(float(np.mean(d_dep <= d)), 4)
+    tree = cKDTree(dep_xyz)
+    out["built_within_3A"] = round(float(np.mean(tree.query(b_xyz)[0] <= 3.0)), 4)
+    wrong = scored = 0
+    for f in frags:
+        d, j = tree.query(f)
+        ok = d <= 3.0
+        same = ok[1:] & ok[:-1] & (dep_chain[j[1:]] == dep_chain[j[:-1]])
+        steps = (dep_index[j[1:]] - dep_index[j[:-1]])[same]
+        steps = steps[steps != 0]
+        if len(steps):
+            scored += 1
+            wrong += int((steps < 0).sum() > (steps > 0).sum())
+    out["wrong_direction"] = wrong
+    out["scored_fragments"] = scored
+    return out
