@@ -67,7 +67,9 @@ def denmod_map(h1, h2, voxel, start, n_res):
         mapio.write_map(p2, h2, info)
         params = DensityModificationParams(molecular_mass=n_res * 110.0)
         run(p1, p2, Path(tmp) / "out", params, log=lambda *a, **k: None)
-        data, _ = mapio.read_map(Path(tmp) / "out" / "denmod_map.mrc")
+        data, info = mapio.read_map(Path(tmp) / "out" / "denmod_map.mrc")
+    if data.shape != h1.shape or not np.allclose(info.start_A, start, atol=1e-3):
+        raise RuntimeError("denmod_map.mrc is not in the input box")
     return data
 
 
@@ -106,7 +108,8 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     cols = ["model", "resolution", "map", "box", "residue_bound", "deposited_ca", "built_ca",
             "within_1.5A", "within_3A", "built_within_3A", "fragments", "wrong_direction",
-            "scored_fragments", "pseudo_atoms", "seconds"]
+            "scored_fragments", "steps_one_residue", "steps_two_residues", "steps_off_chain",
+            "pseudo_atoms", "seconds"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     suffix = "_quick" if args.quick else ""

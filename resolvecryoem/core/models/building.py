@@ -32,6 +32,10 @@ ATOMS_PER_A3 = 1.0 / 17.0        # non-hydrogen atoms per A^3 of protein
 _EDGE_MARGIN_A = 3.0             # C-alpha this far inside the box keeps all atoms inside
 _EXCLUDE_A = 3.4                 # closest approach of a new C-alpha to any placed one
 _MIN_ANGLE, _MAX_ANGLE = 78.0, 150.0   # virtual C-alpha angle range (helix 91, strand 119)
+_PRIOR_WEIGHT = 0.0              # weight of the virtual-geometry prior (0: measured no gain)
+_LOOKAHEAD = 6                   # coarse candidates examined one step further
+_CORE_FRACTION = 0.3             # main-chain segments stay inside this fraction of the
+                                 # molecular volume (its densest part)
 _SEGMENT_FRACTIONS = np.array([0.2, 0.35, 0.5, 0.65, 0.8, 1.0])
 
 
@@ -104,13 +108,17 @@ def _segment_scores(m: _Map, start, ends, floor):
 
 
 class _Tracer:
-    def __init__(self, m: _Map, floor, n_dirs=700, seed=0):
+    def __init__(self, m: _Map, floor, scale, n_dirs=700, seed=0, prior_weight=None, lookahead=None):
         self.m = m
         self.floor = floor
+        self.scale = max(abs(scale), 1e-6)
+        self.prior_weight = _PRIOR_WEIGHT if prior_weight is None else prior_weight
+        self.lookahead = _LOOKAHEAD if lookahead is None else lookahead
         rng = np.random.default_rng(seed)
         # A random rotation of the direction set: the seed changes the sampling, not the logic.
         q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
         self.dirs = fibonacci_sphere(n_dirs) @ q.T
+        self.dirs_ahead = fibonacci_sphere(n_dirs // 3) @ q.T
         fine = fibonacci_sphere(400)
         self.fine = fine[fine[:, 0] > np.cos(np.radians(9.0))]  # cap around +axis 0
         self.placed = np.empty((0, 3))
@@ -126,53 +134,91 @@ class _Tracer:
         d2 = ((pts[:, None, :] - others[None]) ** 2).sum(-1)
         return d2.min(axis=1) >= _EXCLUDE_A ** 2
 
-    def step(self, cur, prev, trace_pts):
-        """Best next C-alpha 3.8 A from ``cur`` (None where the chain ends)."""
-        best = None
-        for dirs in (self.dirs, None):
-            if dirs is None:  # refine around the coarse best
-                d0 = (best - cur) / ideal.CA_CA
-                dirs = self.fine @ _rotation_to(d0).T
-            cand = cur + ideal.CA_CA * dirs
-            score = _segment_scores(self.m, cur, cand, self.floor)
-            ok = self.m.inside(cand) & np.isfinite(score)
-            if prev is not None:
-                u = prev - cur
-                cosang = (dirs @ u) / np.linalg.norm(u)
-                ang = np.degrees(np.arccos(np.clip(cosang, -1, 1)))
-                ok &= (ang >= _MIN_ANGLE) & (ang <= _MAX_ANGLE)
-            if not ok.any():
-                return best
-            idx = np.flatnonzero(ok)
-            # Exclusion against placed C-alpha (the current trace's last two are neighbours).
-            pl_free = self._free(cand[idx])
-            tr = np.asarray(trace_pts[:-2]).reshape(-1, 3)
-            if len(tr):
-                d2 = ((cand[idx][:, None] - tr[None]) ** 2).sum(-1).min(1)
-                pl_free &= d2 >= _EXCLUDE_A ** 2
-            idx = idx[pl_free]
-            if len(idx) == 0:
-                return best
-            best = cand[idx[np.argmax(score[idx])]]
-        return best
+    def _scored(self, path, excl, dirs):
+        """Candidates 3.8 A on from path[-1] along ``dirs`` and their scores (density along
+        the segment over the molecule level, plus the weighted log prior of the virtual
+        C-alpha angle and dihedral); only allowed candidates are returned."""
+        cur = path[-1]
+        cand = cur + ideal.CA_CA * dirs
+        score = _segment_scores(self.m, cur, cand, self.floor)
+        ok = self.m.inside(cand) & np.isfinite(score)
+        if len(path) >= 2:
+            u = path[-2] - cur
+            cosang = (dirs @ u) / np.linalg.norm(u)
+            ang = np.degrees(np.arccos(np.clip(cosang, -1, 1)))
+            ok &= (ang >= _MIN_ANGLE) & (ang <= _MAX_ANGLE)
+        idx = np.flatnonzero(ok)
+        if len(idx) == 0:
+            return cand[idx], score[idx]
+        free = self._free(cand[idx])
+        tr = np.asarray(excl).reshape(-1, 3)
+        if len(tr):
+            d2 = ((cand[idx][:, None] - tr[None]) ** 2).sum(-1).min(1)
+            free &= d2 >= _EXCLUDE_A ** 2
+        idx = idx[free]
+        total = score[idx] / self.scale
+        if len(path) >= 3 and self.prior_weight:
+            total = total + self.prior_weight * virtual_prior(
+                path[-3], path[-2], cur, cand[idx], ang[idx])
+        return cand[idx], total
+
+    def step(self, path, excl):
+        """Best next C-alpha 3.8 A from path[-1] (None where the chain ends): the coarse
+        candidate whose score plus its own best next step's is highest (one step of look
+        ahead), refined on a fine cap of directions around it."""
+        cand, sc = self._scored(path, excl, self.dirs)
+        if len(cand) == 0:
+            return None
+        top = np.argsort(-sc, kind="stable")[:self.lookahead]
+        if len(top) > 1:
+            ahead = []
+            for k in top:
+                c2, s2 = self._scored(path[-2:] + [cand[k]], list(excl) + path[:-1],
+                                      self.dirs_ahead)
+                ahead.append(s2.max() if len(s2) else 0.0)
+            best = top[int(np.argmax(sc[top] + np.array(ahead)))]
+        else:
+            best = top[0]
+        d0 = (cand[best] - path[-1]) / ideal.CA_CA
+        c_f, s_f = self._scored(path, excl, self.fine @ _rotation_to(d0).T)
+        return c_f[np.argmax(s_f)] if len(c_f) else cand[best]
 
     def trace_from(self, seed_pt, max_len):
-        first = self.step(seed_pt, None, [seed_pt])
+        first = self.step([seed_pt], [])
         if first is None:
             return np.array([seed_pt])
         fwd = [seed_pt, first]
         while len(fwd) < max_len:
-            nxt = self.step(fwd[-1], fwd[-2], fwd)
+            nxt = self.step(fwd[-3:], fwd[:-2])
             if nxt is None:
                 break
             fwd.append(nxt)
         bwd = [fwd[1], fwd[0]]
         while len(fwd) + len(bwd) - 2 < max_len:
-            nxt = self.step(bwd[-1], bwd[-2], fwd[::-1] + bwd[2:])
+            nxt = self.step(bwd[-3:], fwd[2:] + bwd[:-2])
             if nxt is None:
                 break
             bwd.append(nxt)
         return np.array(bwd[:1:-1] + fwd)
+
+
+def virtual_prior(p0, p1, p2, cand, angle_deg):
+    """Log prior (max 0) of the virtual C-alpha angle at p2 and dihedral p0-p1-p2-cand:
+    helix (91, 50 deg), strand (120, -170 deg) or anything else (a flat floor).  Values from
+    the known C-alpha virtual-bond statistics (e.g. Levitt 1976, J. Mol. Biol. 104, 59)."""
+    b1, b2, b3 = p1 - p0, p2 - p1, cand - p2
+    n1 = np.cross(b1, b2)
+    n2 = np.cross(b2, b3)
+    m1 = np.cross(n1, b2 / np.linalg.norm(b2))
+    tau = np.degrees(np.arctan2(n2 @ m1, n2 @ n1))
+    def g(x, mu, sd, wrap=False):
+        d = x - mu
+        if wrap:
+            d = (d + 180.0) % 360.0 - 180.0
+        return np.exp(-0.5 * (d / sd) ** 2)
+    helix = g(angle_deg, 91.0, 6.0) * g(tau, 50.0, 15.0, True)
+    strand = g(angle_deg, 120.0, 12.0) * g(tau, -170.0, 30.0, True)
+    return np.log(0.4 * helix + 0.4 * strand + 0.02) - np.log(0.42)
 
 
 def _rotation_to(d):
@@ -307,7 +353,8 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
             "residue_target": n_target, "seconds": round(time.perf_counter() - t0, 2)}
     level = molecule_threshold(z_map, voxel, n_target)
     m = _Map(z_map, voxel, origin)
-    tracer = _Tracer(m, floor=level, seed=seed)
+    floor = molecule_threshold(z_map, voxel, _CORE_FRACTION * n_target)
+    tracer = _Tracer(m, floor=floor, scale=level, seed=seed)
     budget = n_target
     chains = []
     n_built = 0

@@ -26,7 +26,10 @@ def compare_ca(built: gemmi.Structure, deposited: gemmi.Structure, near_A=(1.5, 
 
     A fragment's direction is the sign of the deposited residue-index step between the matches
     (nearest deposited C-alpha within 3 A, same chain) of its consecutive C-alpha; a fragment
-    is wrong-direction when more such steps go backwards than forwards.
+    is wrong-direction when more such steps go backwards than forwards.  Steps between
+    consecutive built C-alpha: fractions that advance one deposited residue (the ideal),
+    two (a short cut, typical in helices), and any other (a jump to another segment, a stall,
+    or a C-alpha away from the deposited chain).
     """
     dep = ca_chains(deposited)
     dep_xyz = np.vstack(dep)
@@ -46,15 +49,23 @@ def compare_ca(built: gemmi.Structure, deposited: gemmi.Structure, near_A=(1.5, 
     tree = cKDTree(dep_xyz)
     out["built_within_3A"] = round(float(np.mean(tree.query(b_xyz)[0] <= 3.0)), 4)
     wrong = scored = 0
+    all_steps = []
     for f in frags:
         d, j = tree.query(f)
         ok = d <= 3.0
         same = ok[1:] & ok[:-1] & (dep_chain[j[1:]] == dep_chain[j[:-1]])
-        steps = (dep_index[j[1:]] - dep_index[j[:-1]])[same]
-        steps = steps[steps != 0]
+        steps = np.where(same, dep_index[j[1:]] - dep_index[j[:-1]], 10 ** 6)
+        all_steps.append(steps)
+        steps = steps[(steps != 0) & (steps != 10 ** 6)]
         if len(steps):
             scored += 1
             wrong += int((steps < 0).sum() > (steps > 0).sum())
     out["wrong_direction"] = wrong
     out["scored_fragments"] = scored
+    # Built C-alpha steps: to the next deposited residue (either way), skipping one, other.
+    st = np.abs(np.concatenate(all_steps)) if all_steps else np.zeros(0)
+    n = max(len(st), 1)
+    out["steps_one_residue"] = round(float(np.sum(st == 1)) / n, 3)
+    out["steps_two_residues"] = round(float(np.sum(st == 2)) / n, 3)
+    out["steps_off_chain"] = round(float(np.sum((st > 2) | (st == 0))) / n, 3)
     return out
