@@ -53,9 +53,22 @@ def test_built_backbone_has_ideal_geometry(adk_build):
         np.testing.assert_allclose(d(ca, c), ideal.CA_C, atol=0.01)
         np.testing.assert_allclose(d(c, o), ideal.C_O, atol=0.01)
         np.testing.assert_allclose(d(ca, cb), ideal.CA_CB, atol=0.01)
-        # Peptide bond C(i)-N(i+1): not imposed exactly, but near its ideal length.
-        pep = np.linalg.norm(n[chain][1:] - c[chain][:-1], axis=1)
-        assert np.median(np.abs(pep - ideal.C_N)) < 0.3
+        np.testing.assert_allclose(np.linalg.norm(n[chain][1:] - c[chain][:-1], axis=1),
+                                   ideal.C_N, atol=0.01)
+        # L chirality: C-beta on the side given by the improper N-C-CA-CB.
+        v = np.einsum("ij,ij->i", np.cross(n[chain] - ca[chain], c[chain] - ca[chain]),
+                      cb[chain] - ca[chain])
+        assert np.all(v < 0)
+
+
+def test_main_chain_from_true_c_alpha_lands_on_the_true_atoms():
+    st = read_model(bundled_model())
+    res = [r for r in st[0][0] if all(r.find_atom(k, "*") for k in ("N", "CA", "C", "O"))]
+    true = {k: np.array([r.find_atom(k, "*").pos.tolist() for r in res])
+            for k in ("N", "CA", "C", "O")}
+    mc = ideal.main_chain_from_ca(true["CA"])
+    for k, tol in (("N", 0.2), ("C", 0.2), ("O", 0.5)):
+        assert np.median(np.linalg.norm(mc[k] - true[k], axis=1)) < tol, k
 
 
 def test_all_atoms_inside_the_box(adk_build, adk_3A):

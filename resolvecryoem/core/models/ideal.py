@@ -2,12 +2,12 @@
 
 Bond lengths and angles: Engh & Huber (1991), Acta Cryst. A47, 392 (the values refinement
 programs restrain to).  Atoms are placed by the natural extension reference frame (NeRF:
-Parsons et al. 2005, J. Comput. Chem. 26, 1063).  Main chain from C-alpha: N, C and C-beta of
-residue i sit at fixed coordinates in the frame of C-alpha i-1, i, i+1 (as in BBQ / PULCHRA,
-Gront et al. 2007, Rotkiewicz & Skolnick 2008), with the coordinates read from an ideal helix
-and an ideal strand built here from the constants and interpolated by the C-alpha virtual
-angle; O then follows from C, C-alpha and the next N in the peptide plane.  Every N-CA, CA-C,
-CA-CB and C-O bond therefore has its ideal length exactly.
+Parsons et al. 2005, J. Comput. Chem. 26, 1063).  Main chain from C-alpha: each peptide (C, O, N
+between two C-alpha 3.8 A apart) is an ideal rigid trans unit with one free rotation about
+the CA-CA axis, chosen to sit closest to where the frame of C-alpha i-1, i, i+1 puts C and N
+(as in BBQ / PULCHRA, Gront et al. 2007, Rotkiewicz & Skolnick 2008; frame coordinates from
+an ideal helix and an ideal strand built here from the constants, interpolated by the
+C-alpha virtual angle).  Every N-CA, CA-C, C-N, C=O and CA-CB bond has its ideal length.
 """
 from __future__ import annotations
 
@@ -114,43 +114,79 @@ def extend_trace(ca: np.ndarray) -> np.ndarray:
     return np.vstack([first, ca, last])
 
 
-def main_chain_from_ca(ca) -> dict:
-    """N, CA, C, O, CB (n, 3 each, A) from a C-alpha trace (n >= 3, CA-CA about 3.8 A).
-
-    Local coordinates are interpolated between the ideal helix and strand templates by the
-    virtual angle at each C-alpha, then rescaled to the ideal bond lengths.
-    """
-    ca = np.asarray(ca, dtype=np.float64)
-    ext = extend_trace(ca)
+def _frame_targets(ext):
+    """Template N, C (n-2, 3 each) for the inner C-alpha of a trace from their frames:
+    local coordinates interpolated between the ideal helix and strand by the virtual angle."""
     frame, angle = _frames(ext[:-2], ext[1:-1], ext[2:])
     (a_h, loc_h), (a_s, loc_s) = _HELIX, _STRAND
     w = np.clip((angle - a_h) / (a_s - a_h), 0.0, 1.0)[:, None]
-    out = {"CA": ca}
-    for name, length in (("N", N_CA), ("C", CA_C), ("CB", CA_CB)):
-        local = (1 - w) * loc_h[name] + w * loc_s[name]
-        local *= length / np.linalg.norm(local, axis=1, keepdims=True)
-        out[name] = ca + np.einsum("nk,nkj->nj", local, frame)
-    # Next residue's N for the last O: from the virtual C-alpha's frame.
-    ext2 = np.vstack([ext, ext[-1] + (ext[-2] - ext[-3])])
-    f_last, a_last = _frames(ext2[-3:-2], ext2[-2:-1], ext2[-1:])
-    w_last = np.clip((a_last - a_h) / (a_s - a_h), 0.0, 1.0)[:, None]
-    n_last = (1 - w_last) * loc_h["N"] + w_last * loc_s["N"]
-    n_last *= N_CA / np.linalg.norm(n_last)
-    n_next = np.vstack([out["N"][1:], ext[-1] + n_last @ f_last[0]])
-    out["O"] = _carbonyl_o(ca, out["C"], n_next)
+    return {name: ext[1:-1] + np.einsum("nk,nkj->nj", (1 - w) * loc_h[name]
+                                          + w * loc_s[name], frame)
+            for name in ("N", "C")}
+
+
+def _peptide_template():
+    """Ideal trans peptide (C, O, N) in the frame of its two C-alpha: x along CA(i) ->
+    CA(i+1), y in the peptide plane towards C; planar, so z = 0."""
+    bb = ideal_backbone(HELIX_PHI_PSI, 3)
+    ca0, ca1 = bb["CA"][1], bb["CA"][2]
+    x = (ca1 - ca0) / np.linalg.norm(ca1 - ca0)
+    c = bb["C"][1] - ca0
+    y = c - (c @ x) * x
+    y /= np.linalg.norm(y)
+    z = np.cross(x, y)
+    return {k: np.array([v @ x, v @ y, v @ z]) for k, v in
+            (("C", c), ("O", bb["O"][1] - ca0), ("N", bb["N"][2] - ca0))}
+
+
+_PEPTIDE = _peptide_template()
+
+
+def peptides_from_ca(ca, target_c, target_n) -> dict:
+    """Rigid ideal peptides C(i), O(i), N(i+1) between consecutive C-alpha (n-1 of them),
+    each turned about its CA-CA axis to lie closest (least squares, closed form) to the
+    target C(i) and N(i+1)."""
+    x = ca[1:] - ca[:-1]
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ref = np.where(np.abs(x[:, :1]) < 0.9, np.array([[1.0, 0, 0]]), np.array([[0, 1.0, 0]]))
+    e1 = ref - np.sum(ref * x, axis=1, keepdims=True) * x
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(x, e1)
+    # y(phi) = cos e1 + sin e2, z(phi) = cos e2 - sin e1: objective A cos + B sin.
+    A = B = 0.0
+    for name, t in (("C", target_c), ("N", target_n)):
+        a, b, c = _PEPTIDE[name]
+        r = t - ca[:-1]
+        r1, r2 = np.sum(r * e1, axis=1), np.sum(r * e2, axis=1)
+        A = A + b * r1 + c * r2
+        B = B + b * r2 - c * r1
+    phi = np.arctan2(B, A)[:, None]
+    y = np.cos(phi) * e1 + np.sin(phi) * e2
+    z = np.cos(phi) * e2 - np.sin(phi) * e1
+    out = {}
+    for name in ("C", "O", "N"):
+        a, b, c = _PEPTIDE[name]
+        out[name] = ca[:-1] + a * x + b * y + c * z
     return out
 
 
-def _carbonyl_o(ca, c, n_next):
-    """O in the plane of CA, C and the next N, at the ideal C=O length and CA-C-O angle,
-    on the side away from N."""
-    u = ca - c
-    u /= np.linalg.norm(u, axis=1, keepdims=True)
-    v = n_next - c
-    w = -(v - np.sum(v * u, axis=1, keepdims=True) * u)
-    w /= np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-9)
-    ang = np.radians(CA_C_O)
-    return c + C_O * (np.cos(ang) * u + np.sin(ang) * w)
+def main_chain_from_ca(ca) -> dict:
+    """N, CA, C, O, CB (n, 3 each, A) from a C-alpha trace (n >= 3, CA-CA 3.80 A).
+
+    Each peptide is an ideal rigid trans unit (C-N, CA-C, N-CA, C=O lengths and the angles
+    at C and N exact), turned about its CA-CA axis to sit closest to where the ideal helix or
+    strand template (interpolated by the virtual angle at each C-alpha) puts C and N; the end
+    residues use virtual C-alpha that continue the trace.  C-beta: ideal L geometry from N,
+    CA and C.
+    """
+    ca = np.asarray(ca, dtype=np.float64)
+    ext = extend_trace(extend_trace(ca))       # two virtual C-alpha at each end
+    tgt = _frame_targets(ext)                  # for ext[1:-1] = ca with one virtual each end
+    inner = ext[1:-1]
+    pep = peptides_from_ca(inner, tgt["C"][:-1], tgt["N"][1:])   # n + 1 peptides
+    N = pep["N"][:-1]
+    C, O = pep["C"][1:], pep["O"][1:]
+    return {"N": N, "CA": ca, "C": C, "O": O, "CB": cb_position(N, ca, C)}
 
 
 def ideal_helix_ca(n_res: int) -> np.ndarray:
