@@ -58,7 +58,7 @@ def test_built_backbone_has_ideal_geometry(adk_build):
         # L chirality: C-beta on the side given by the improper N-C-CA-CB.
         v = np.einsum("ij,ij->i", np.cross(n[chain] - ca[chain], c[chain] - ca[chain]),
                       cb[chain] - ca[chain])
-        assert np.all(v < 0)
+        assert np.all(v > 0)
 
 
 def test_main_chain_from_true_c_alpha_lands_on_the_true_atoms():
@@ -69,6 +69,12 @@ def test_main_chain_from_true_c_alpha_lands_on_the_true_atoms():
     mc = ideal.main_chain_from_ca(true["CA"])
     for k, tol in (("N", 0.2), ("C", 0.2), ("O", 0.5)):
         assert np.median(np.linalg.norm(mc[k] - true[k], axis=1)) < tol, k
+    # The same chirality test as for built chains holds for the deposited L residues.
+    cbs = [r for r in res if r.find_atom("CB", "*")]
+    g = {k: np.array([r.find_atom(k, "*").pos.tolist() for r in cbs])
+         for k in ("N", "CA", "C", "CB")}
+    v = np.einsum("ij,ij->i", np.cross(g["N"] - g["CA"], g["C"] - g["CA"]), g["CB"] - g["CA"])
+    assert np.all(v > 0)
 
 
 def test_all_atoms_inside_the_box(adk_build, adk_3A):

@@ -240,12 +240,15 @@ def _seeds(z_map, voxel, origin, level):
     return origin + idx[order] * voxel
 
 
-def _orient(m: _Map, ca):
-    """Main chain of the trace in the direction whose N, C, O, C-beta sit on higher density."""
+def _orient(m: _Map, ca_zyx):
+    """Main chain (x, y, z) of the trace in the direction whose N, C, O, C-beta sit on higher
+    density.  Built in x, y, z: swapping the axis order is a mirror and would make D
+    residues."""
     best = None
+    ca = ca_zyx[:, ::-1]
     for trace in (ca, ca[::-1]):
         mc = ideal.main_chain_from_ca(trace)
-        score = sum(float(m.at(mc[k]).mean()) for k in ("N", "C", "O", "CB"))
+        score = sum(float(m.at(mc[k][:, ::-1]).mean()) for k in ("N", "C", "O", "CB"))
         if best is None or score > best[0]:
             best = (score, mc)
     return best[1]
@@ -283,14 +286,14 @@ def _chain_names():
         yield a + b
 
 
-def _structure(chains_zyx, pseudo_zyx) -> gemmi.Structure:
+def _structure(chains_xyz, pseudo_zyx) -> gemmi.Structure:
     """gemmi Structure (x, y, z): one poly-alanine chain per fragment, pseudo-atoms as UNK
     residues with one C atom in the last chain."""
     st = gemmi.Structure()
     st.name = "resolvecryoem_build"
     model = gemmi.Model("1")
     names = _chain_names()
-    for mc in chains_zyx:
+    for mc in chains_xyz:
         ch = gemmi.Chain(next(names))
         for i in range(len(mc["CA"])):
             res = gemmi.Residue()
@@ -301,8 +304,7 @@ def _structure(chains_zyx, pseudo_zyx) -> gemmi.Structure:
                 a = gemmi.Atom()
                 a.name = name
                 a.element = gemmi.Element(el)
-                z, y, x = mc[name][i]
-                a.pos = gemmi.Position(x, y, z)
+                a.pos = gemmi.Position(*mc[name][i])
                 a.occ = 1.0
                 a.b_iso = 30.0
                 res.add_atom(a)
@@ -369,7 +371,7 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
         tracer.placed = np.vstack([tracer.placed, ca])
         chains.append(_orient(m, ca))
         n_built += len(ca)
-    built = (np.vstack([mc[k] for mc in chains for k in ("N", "CA", "C", "O", "CB")])
+    built = (np.vstack([mc[k][:, ::-1] for mc in chains for k in ("N", "CA", "C", "O", "CB")])
              if chains else np.empty((0, 3)))
     pseudo = np.empty((0, 3))
     if pseudo_atoms:
