@@ -40,7 +40,8 @@ def compare_ca(built: gemmi.Structure, deposited: gemmi.Structure, near_A=(1.5, 
            "built_ca": int(sum(len(f) for f in frags)), "fragments": len(frags)}
     if not frags:
         out.update({f"within_{d:g}A": 0.0 for d in near_A})
-        out.update(built_within_3A=0.0, wrong_direction=0, scored_fragments=0)
+        out.update(built_within_3A=0.0, wrong_direction=0, scored_fragments=0,
+                   steps_one_residue=0.0, steps_two_residues=0.0, steps_off_chain=0.0)
         return out
     b_xyz = np.vstack(frags)
     d_dep, _ = cKDTree(b_xyz).query(dep_xyz)
