@@ -36,6 +36,8 @@ _PRIOR_WEIGHT = 0.0              # weight of the virtual-geometry prior (0: meas
 _LOOKAHEAD = 6                   # coarse candidates examined one step further
 _CORE_FRACTION = 0.3             # main-chain segments stay inside this fraction of the
                                  # molecular volume (its densest part)
+_ORIENT_ATOMS = ("N", "C", "O", "CB")   # direction score: density at these atoms
+_ORIENT_SIDE = 1                 # ... plus at 2.5 A along CA -> CB (0: without)
 _SEGMENT_FRACTIONS = np.array([0.2, 0.35, 0.5, 0.65, 0.8, 1.0])
 
 
@@ -240,18 +242,28 @@ def _seeds(z_map, voxel, origin, level):
     return origin + idx[order] * voxel
 
 
+def _direction_score(m: _Map, ca_xyz) -> float:
+    """Mean density at the main-chain atoms (N, C, O, C-beta) of a trace plus at 2.5 A
+    along CA -> C-beta (where side chains go), the atoms built from the trace in its order."""
+    mc = ideal.main_chain_from_ca(ca_xyz)
+    u = mc["CB"] - mc["CA"]
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    pts = [mc[k] for k in _ORIENT_ATOMS] + [mc["CA"] + 2.5 * u] * _ORIENT_SIDE
+    return float(sum(m.at(p[:, ::-1]).mean() for p in pts))
+
+
 def _orient(m: _Map, ca_zyx):
-    """Main chain (x, y, z) of the trace in the direction whose N, C, O, C-beta sit on higher
-    density.  Built in x, y, z: swapping the axis order is a mirror and would make D
-    residues."""
-    best = None
+    """Main chain (x, y, z) of the trace in the direction the density prefers.
+
+    The side-chain side of C-beta tells the direction: on true C-alpha traces of simulated
+    3-3.5 A maps this score picks the right one for every 10-residue stretch (on built
+    traces, whose C-alpha may sit between two true ones, less often: the benchmark counts
+    wrong-direction fragments; scoring shifted copies of the trace did not help).
+    Built in x, y, z: swapping the axis order is a mirror and would make D residues.
+    """
     ca = ca_zyx[:, ::-1]
-    for trace in (ca, ca[::-1]):
-        mc = ideal.main_chain_from_ca(trace)
-        score = sum(float(m.at(mc[k][:, ::-1]).mean()) for k in ("N", "C", "O", "CB"))
-        if best is None or score > best[0]:
-            best = (score, mc)
-    return best[1]
+    scores = [_direction_score(m, trace) for trace in (ca, ca[::-1])]
+    return ideal.main_chain_from_ca(ca if scores[0] >= scores[1] else ca[::-1])
 
 
 def _pseudo_atoms(z_map, voxel, origin, level, built_xyz, n_max, spacing_A=1.5):
