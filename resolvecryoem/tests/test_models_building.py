@@ -110,3 +110,26 @@ def test_pure_noise_builds_little():
     noise = ndimage.gaussian_filter(rng.standard_normal((48, 48, 48)), 1.0).astype(np.float32)
     st, fig = build_model(noise, 1.0, (0, 0, 0), 3.0, seed=0)
     assert fig["residues"] <= 10, fig
+
+
+def test_non_cubic_box_with_unequal_voxels():
+    """Axis order and per-axis voxel sizes: (z, y, x) arrays, atoms written in x, y, z."""
+    path = bundled_model()
+    xyz = atom_positions(path)
+    voxel = np.array([1.1, 1.0, 0.95])               # (vz, vy, vx)
+    shape = (60, 68, 76)
+    start = 0.5 * (xyz.max(0) + xyz.min(0))[::-1] - 0.5 * np.array(shape) * voxel
+    truth = model_density(path, shape, voxel, start)
+    h1, h2, _ = simulate_half_maps(truth, voxel, 3.0, seed=2)
+    st, fig = build_model(0.5 * (h1 + h2), voxel, start, 3.0, n_residues_max=214, seed=0)
+    cmp = compare_ca(st, read_model(path))
+    assert cmp["within_3A"] >= 0.8, cmp
+    atoms = np.array([a.pos.tolist() for ch in st[0] for r in ch for a in r])[:, ::-1]
+    assert np.all(atoms >= start) and np.all(atoms <= start + (np.array(shape) - 1) * voxel)
+
+
+def test_flat_map_builds_nothing():
+    st, fig = build_model(np.zeros((32, 32, 32), np.float32), 1.0, (0, 0, 0), 3.0,
+                          n_residues_max=100)
+    assert fig["residues"] == 0 and fig["pseudo_atoms"] == 0
+    assert st[0].count_atom_sites() == 0

@@ -84,10 +84,18 @@ def prepare_map(map_array, voxel_size_A, resolution_A):
     return ((sm - med) / sigma).astype(np.float32)
 
 
+def residues_from_volume(molecular_volume_A3: float) -> int:
+    """Residue bound for :func:`build_model` from a molecular volume (from a mass or a
+    solvent fraction when there is no sequence): 135 A^3 per residue."""
+    return int(molecular_volume_A3 / A3_PER_RESIDUE)
+
+
 def supported_residues(z_map, voxel_size_A, sigma_level=4.0) -> int:
     """Residues the density supports without a sequence: the volume above ``sigma_level``
     noise sigmas over 135 A^3 per residue (on simulated 3-3.5 A maps within about 25% of
-    the true count; benchmarks/builder_bench.py reports it)."""
+    the true count, but about half of it on density-modified maps, whose sharpened density
+    fills less of the molecule above a fixed height: benchmarks/builder_bench.py reports it;
+    prefer :func:`residues_from_volume` whenever a mass or solvent fraction is known)."""
     voxel_vol = float(np.prod(np.broadcast_to(voxel_size_A, (3,))))
     return int(np.count_nonzero(z_map > sigma_level) * voxel_vol / A3_PER_RESIDUE)
 
@@ -125,16 +133,17 @@ class _Tracer:
         self.fine = fine[fine[:, 0] > np.cos(np.radians(9.0))]  # cap around +axis 0
         self.placed = np.empty((0, 3))
 
-    def _free(self, pts, ignore=()):
+    def add(self, ca):
+        """Register a built fragment: later C-alpha keep their distance from it."""
+        self.placed = np.vstack([self.placed, ca])
+        self._tree = cKDTree(self.placed)
+
+    def _free(self, pts):
+        """True where a point is at least _EXCLUDE_A from every C-alpha already built."""
         if len(self.placed) == 0:
             return np.ones(len(pts), bool)
-        keep = np.ones(len(self.placed), bool)
-        keep[list(ignore)] = False
-        others = self.placed[keep]
-        if len(others) == 0:
-            return np.ones(len(pts), bool)
-        d2 = ((pts[:, None, :] - others[None]) ** 2).sum(-1)
-        return d2.min(axis=1) >= _EXCLUDE_A ** 2
+        d, _ = self._tree.query(pts, distance_upper_bound=_EXCLUDE_A)
+        return ~np.isfinite(d)
 
     def _scored(self, path, excl, dirs):
         """Candidates 3.8 A on from path[-1] along ``dirs`` and their scores (density along
@@ -380,7 +389,7 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
         ca = tracer.trace_from(s, max_len=budget - n_built)
         if len(ca) < max(min_fragment, 3):
             continue
-        tracer.placed = np.vstack([tracer.placed, ca])
+        tracer.add(ca)
         chains.append(_orient(m, ca))
         n_built += len(ca)
     built = (np.vstack([mc[k][:, ::-1] for mc in chains for k in ("N", "CA", "C", "O", "CB")])
