@@ -101,7 +101,8 @@ def main(argv=None):
                 cmp = compare_ca(st, deposited)
                 row = dict(model=name, resolution=res, map=map_name, box=arr.shape[0],
                            voxel=voxel, residue_bound=bound or "none", seconds=round(secs, 1),
-                           **{k: v for k, v in fig.items() if k not in ("seconds", "fragments")}, **cmp)
+                           **{k: v for k, v in fig.items()
+                              if k not in ("seconds", "fragments")}, **cmp)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     out = Path(args.out)
@@ -109,7 +110,7 @@ def main(argv=None):
     cols = ["model", "resolution", "map", "box", "residue_bound", "deposited_ca", "built_ca",
             "within_1.5A", "within_3A", "built_within_3A", "fragments", "wrong_direction",
             "scored_fragments", "steps_one_residue", "steps_two_residues", "steps_off_chain",
-            "pseudo_atoms", "seconds"]
+            "helix_residues", "pseudo_atoms", "seconds"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     suffix = "_quick" if args.quick else ""

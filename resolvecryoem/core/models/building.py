@@ -7,9 +7,11 @@ the molecule is.  Main chain: starting at the strongest unexplained density peak
 positions are placed 3.80 A apart along the density ridges by a walk that, at each step, takes
 the direction (out of a dense set on the sphere) whose straight segment keeps the highest
 density all along it, with a virtual C-alpha angle a protein allows and away from C-alpha
-already placed; a walk stops where no such segment stays inside the molecule.  Each trace then
-gets N, C, O and C-beta from ideal geometry (:mod:`.ideal`) in the direction whose main-chain
-atoms sit on higher density.  The residue count bounds the number of residues built.
+already placed; a walk stops where no such segment stays inside the densest 30% of the
+molecular volume (where walks would cross between chain segments).  Stretches with helical
+virtual geometry become ideal helices (:mod:`.secondary`).  Each trace then gets N, C, O and
+C-beta from ideal geometry (:mod:`.ideal`) in the direction whose main-chain atoms (and
+side-chain side) sit on higher density.  The residue count bounds the number of residues built.
 Optional pseudo-atoms: density peaks at least 1.5 A apart in molecule density that no chain
 atom explains.
 
@@ -25,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from . import ideal
+from . import ideal, secondary
 
 A3_PER_RESIDUE = 110.0 * 1.23   # molecular volume per residue (ALGORITHM.md section 10)
 ATOMS_PER_A3 = 1.0 / 17.0        # non-hydrogen atoms per A^3 of protein
@@ -38,6 +40,7 @@ _CORE_FRACTION = 0.3             # main-chain segments stay inside this fraction
                                  # molecular volume (its densest part)
 _ORIENT_ATOMS = ("N", "C", "O", "CB")   # direction score: density at these atoms
 _ORIENT_SIDE = 1                 # ... plus at 2.5 A along CA -> CB (0: without)
+_HELICES = 1                     # replace helical stretches by ideal helices
 _SEGMENT_FRACTIONS = np.array([0.2, 0.35, 0.5, 0.65, 0.8, 1.0])
 
 
@@ -118,7 +121,8 @@ def _segment_scores(m: _Map, start, ends, floor):
 
 
 class _Tracer:
-    def __init__(self, m: _Map, floor, scale, n_dirs=700, seed=0, prior_weight=None, lookahead=None):
+    def __init__(self, m: _Map, floor, scale, n_dirs=700, seed=0, prior_weight=None,
+                 lookahead=None):
         self.m = m
         self.floor = floor
         self.scale = max(abs(scale), 1e-6)
@@ -221,7 +225,7 @@ def virtual_prior(p0, p1, p2, cand, angle_deg):
     n1 = np.cross(b1, b2)
     n2 = np.cross(b2, b3)
     m1 = np.cross(n1, b2 / np.linalg.norm(b2))
-    tau = np.degrees(np.arctan2(n2 @ m1, n2 @ n1))
+    tau = -np.degrees(np.arctan2(n2 @ m1, n2 @ n1))
     def g(x, mu, sd, wrap=False):
         d = x - mu
         if wrap:
@@ -359,11 +363,11 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     ``map_array`` (z, y, x), ``voxel_size_A`` scalar or (vz, vy, vx), ``origin_A`` (z, y, x)
     coordinate of voxel [0, 0, 0].  ``n_residues_max`` (from the sequence: residues per copy
     times copies) bounds the residues built and sets the molecule threshold; without it the
-    builder builds what the density supports (:func:`supported_residues`).  Fragments shorter than
-    ``min_fragment`` residues are dropped.  Deterministic for a ``seed``.
+    builder builds what the density supports (:func:`supported_residues`).  Fragments
+    shorter than ``min_fragment`` residues are dropped.  Deterministic for a ``seed``.
 
-    figures: residues (traced), fragments, pseudo_atoms, threshold_sigma (molecule level in
-    noise sigmas), residue_target (the bound used), seconds.
+    figures: residues (traced), helix_residues (made ideal helices), fragments, pseudo_atoms,
+    threshold_sigma (molecule level in noise sigmas), residue_target (the bound used), seconds.
     """
     t0 = time.perf_counter()
     voxel = np.broadcast_to(np.asarray(voxel_size_A, dtype=np.float64), (3,)).copy()
@@ -380,7 +384,7 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     tracer = _Tracer(m, floor=floor, scale=level, seed=seed)
     budget = n_target
     chains = []
-    n_built = 0
+    n_built = n_helix = 0
     for s in _seeds(z_map, voxel, origin, level):
         if n_built >= budget:
             break
@@ -389,6 +393,10 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
         ca = tracer.trace_from(s, max_len=budget - n_built)
         if len(ca) < max(min_fragment, 3):
             continue
+        if _HELICES:
+            reg, n_h = secondary.regularise_helices(ca[:, ::-1])
+            ca = reg[:, ::-1]
+            n_helix += n_h
         tracer.add(ca)
         chains.append(_orient(m, ca))
         n_built += len(ca)
@@ -399,7 +407,8 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
         n_max = n_target * A3_PER_RESIDUE * ATOMS_PER_A3 - len(built)
         pseudo = _pseudo_atoms(z_map, voxel, origin, level, built, n_max)
     st = _structure(chains, pseudo)
-    figures = {"residues": int(n_built), "fragments": len(chains),
+    figures = {"residues": int(n_built), "helix_residues": int(n_helix),
+               "fragments": len(chains),
                "pseudo_atoms": int(len(pseudo)), "threshold_sigma": round(level, 3),
                "residue_target": n_target,
                "seconds": round(time.perf_counter() - t0, 2)}
