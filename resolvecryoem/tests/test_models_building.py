@@ -141,14 +141,16 @@ def test_helices_recognised_and_made_ideal():
     strand = ideal.ideal_backbone(ideal.STRAND_PHI_PSI, 12)["CA"]
     assert secondary.helical_runs(helix) == [(0, 12)]
     assert secondary.helical_runs(strand) == []
+    assert secondary.helical_runs(strand, **secondary.STRAND) == [(0, 12)]
+    assert secondary.helical_runs(helix, **secondary.STRAND) == []
     assert secondary.helical_runs(helix[:, ::-1]) == []     # mirror image: left-handed
     # A noisy helix between two strand pieces: the helix becomes ideal, spacing stays 3.8 A.
     rng = np.random.default_rng(0)
     noisy = helix + rng.normal(0, 0.25, helix.shape)
     trace = np.vstack([strand[:5] - strand[5] + noisy[0] - (strand[1] - strand[0]),
                        noisy])
-    out, n_helix = secondary.regularise_helices(trace)
-    assert n_helix >= 10
+    out, n_helix, n_strand = secondary.regularise(trace)
+    assert n_helix >= 10 and n_strand == 0
     np.testing.assert_allclose(np.linalg.norm(np.diff(out, axis=0), axis=1), ideal.CA_CA,
                                atol=1e-6)
     _, rmsd = secondary.superpose(helix, out[5:])

@@ -9,7 +9,7 @@ the direction (out of a dense set on the sphere) whose straight segment keeps th
 density all along it, with a virtual C-alpha angle a protein allows and away from C-alpha
 already placed; a walk stops where no such segment stays inside the densest 30% of the
 molecular volume (where walks would cross between chain segments).  Stretches with helical
-virtual geometry become ideal helices (:mod:`.secondary`).  Each trace then gets N, C, O and
+or extended virtual geometry become ideal helices or strands (:mod:`.secondary`).  Each trace then gets N, C, O and
 C-beta from ideal geometry (:mod:`.ideal`) in the direction whose main-chain atoms (and
 side-chain side) sit on higher density.  The residue count bounds the number of residues built.
 Optional pseudo-atoms: density peaks at least 1.5 A apart in molecule density that no chain
@@ -40,7 +40,7 @@ _CORE_FRACTION = 0.3             # main-chain segments stay inside this fraction
                                  # molecular volume (its densest part)
 _ORIENT_ATOMS = ("N", "C", "O", "CB")   # direction score: density at these atoms
 _ORIENT_SIDE = 1                 # ... plus at 2.5 A along CA -> CB (0: without)
-_HELICES = 1                     # replace helical stretches by ideal helices
+_HELICES = 1                     # replace helical / extended stretches by ideal ones
 _SEGMENT_FRACTIONS = np.array([0.2, 0.35, 0.5, 0.65, 0.8, 1.0])
 
 
@@ -366,8 +366,9 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     builder builds what the density supports (:func:`supported_residues`).  Fragments
     shorter than ``min_fragment`` residues are dropped.  Deterministic for a ``seed``.
 
-    figures: residues (traced), helix_residues (made ideal helices), fragments, pseudo_atoms,
-    threshold_sigma (molecule level in noise sigmas), residue_target (the bound used), seconds.
+    figures: residues (traced), helix_residues and strand_residues (made ideal), fragments,
+    pseudo_atoms, threshold_sigma (molecule level in noise sigmas), residue_target (the bound
+    used), seconds.
     """
     t0 = time.perf_counter()
     voxel = np.broadcast_to(np.asarray(voxel_size_A, dtype=np.float64), (3,)).copy()
@@ -384,7 +385,7 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     tracer = _Tracer(m, floor=floor, scale=level, seed=seed)
     budget = n_target
     chains = []
-    n_built = n_helix = 0
+    n_built = n_helix = n_strand = 0
     for s in _seeds(z_map, voxel, origin, level):
         if n_built >= budget:
             break
@@ -394,9 +395,10 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
         if len(ca) < max(min_fragment, 3):
             continue
         if _HELICES:
-            reg, n_h = secondary.regularise_helices(ca[:, ::-1])
+            reg, n_h, n_s = secondary.regularise(ca[:, ::-1])
             ca = reg[:, ::-1]
             n_helix += n_h
+            n_strand += n_s
         tracer.add(ca)
         chains.append(_orient(m, ca))
         n_built += len(ca)
@@ -408,6 +410,7 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
         pseudo = _pseudo_atoms(z_map, voxel, origin, level, built, n_max)
     st = _structure(chains, pseudo)
     figures = {"residues": int(n_built), "helix_residues": int(n_helix),
+               "strand_residues": int(n_strand),
                "fragments": len(chains),
                "pseudo_atoms": int(len(pseudo)), "threshold_sigma": round(level, 3),
                "residue_target": n_target,

@@ -1,8 +1,8 @@
-"""Helices recognised in a C-alpha trace and replaced by ideal ones.
+"""Helices and strands recognised in a C-alpha trace and replaced by ideal ones.
 
 A stretch whose virtual C-alpha angles and dihedrals are those of an alpha helix (about 91
-and +50 deg; Levitt 1976, J. Mol. Biol. 104, 59) for at least ``min_len`` residues is
-superposed on an ideal helix (:mod:`.ideal`, Kabsch superposition, proper rotations only) and,
+and +50 deg; Levitt 1976, J. Mol. Biol. 104, 59) for at least 6 residues, or of a strand
+(about 120 and 190 deg) for at least 4, is superposed on an ideal helix or strand (:mod:`.ideal`, Kabsch superposition, proper rotations only) and,
 where it fits within ``max_rmsd_A``, replaced by it; the rest of the trace is then re-spaced
 to exactly 3.80 A outwards from the helix.  Coordinates x, y, z (in z, y, x the hand flips).
 """
@@ -25,11 +25,18 @@ def virtual_geometry(ca):
     return angle, tau
 
 
-def helical_runs(ca, min_len=6, angle=(80.0, 102.0), tau=(25.0, 75.0)):
-    """(start, stop) index ranges of the trace that are helical for >= min_len residues."""
+HELIX = dict(angle=(80.0, 102.0), tau=(25.0, 75.0), min_len=6)
+# Strands: extended, the dihedral near +-180 (twisted strands around -170, i.e. 190 deg).
+STRAND = dict(angle=(105.0, 135.0), tau=(150.0, 240.0), min_len=4)
+
+
+def helical_runs(ca, min_len=6, angle=HELIX["angle"], tau=HELIX["tau"]):
+    """(start, stop) index ranges of the trace that are helical for >= min_len residues
+    (``tau`` bounds in degrees, taken modulo 360 from the lower one)."""
     if len(ca) < max(min_len, 4):
         return []
     a, t = virtual_geometry(ca)
+    t = (t - tau[0]) % 360.0 + tau[0]
     ok = ((a[:-1] >= angle[0]) & (a[:-1] <= angle[1]) & (a[1:] >= angle[0])
           & (a[1:] <= angle[1]) & (t >= tau[0]) & (t <= tau[1]))
     helical = np.zeros(len(ca), bool)
@@ -65,20 +72,28 @@ def respace(ca, start, stop):
     return ca
 
 
-def regularise_helices(ca, min_len=6, max_rmsd_A=1.0):
-    """(trace, number of helical residues): helical stretches replaced by ideal helices."""
+def regularise(ca, max_rmsd_A=1.0):
+    """(trace, helix residues, strand residues): helical, then extended stretches replaced
+    by the ideal helix or strand superposed on them where it fits within ``max_rmsd_A``."""
     ca = np.asarray(ca, dtype=np.float64)
-    fixed = np.zeros(len(ca), bool)
     out = ca.copy()
-    first = None
-    for s, e in helical_runs(ca, min_len):
-        ideal_ca = ideal.ideal_backbone(ideal.HELIX_PHI_PSI, e - s)["CA"]
-        ideal_ca *= ideal.CA_CA / np.linalg.norm(ideal_ca[1] - ideal_ca[0])
-        moved, rmsd = superpose(ideal_ca, ca[s:e])
-        if rmsd <= max_rmsd_A:
-            out[s:e] = moved
-            fixed[s:e] = True
-            first = first or (s, e)
-    if first is not None:
-        out = respace(out, *first)
-    return out, int(fixed.sum())
+    counts = []
+    runs = []
+    fixed = np.zeros(len(ca), bool)
+    for kind, phi_psi in ((HELIX, ideal.HELIX_PHI_PSI), (STRAND, ideal.STRAND_PHI_PSI)):
+        n = 0
+        for s, e in helical_runs(ca, **kind):
+            if fixed[s:e].any():
+                continue
+            ideal_ca = ideal.ideal_backbone(phi_psi, e - s)["CA"]
+            ideal_ca *= ideal.CA_CA / np.linalg.norm(ideal_ca[1] - ideal_ca[0])
+            moved, rmsd = superpose(ideal_ca, ca[s:e])
+            if rmsd <= max_rmsd_A:
+                out[s:e] = moved
+                fixed[s:e] = True
+                runs.append((s, e))
+                n += e - s
+        counts.append(n)
+    if runs:
+        out = respace(out, *min(runs))
+    return out, counts[0], counts[1]

@@ -26,7 +26,8 @@ def compare_ca(built: gemmi.Structure, deposited: gemmi.Structure, near_A=(1.5, 
 
     A fragment's direction is the sign of the deposited residue-index step between the matches
     (nearest deposited C-alpha within 3 A, same chain) of its consecutive C-alpha; a fragment
-    is wrong-direction when more such steps go backwards than forwards.  Steps between
+    is wrong-direction when more such steps go backwards than forwards (wrong_direction_ca:
+    the fraction of built C-alpha in such fragments).  Steps between
     consecutive built C-alpha: fractions that advance one deposited residue (the ideal),
     two (a short cut, typical in helices), and any other (a jump to another segment, a stall,
     or a C-alpha away from the deposited chain).
@@ -40,7 +41,8 @@ def compare_ca(built: gemmi.Structure, deposited: gemmi.Structure, near_A=(1.5, 
            "built_ca": int(sum(len(f) for f in frags)), "fragments": len(frags)}
     if not frags:
         out.update({f"within_{d:g}A": 0.0 for d in near_A})
-        out.update(built_within_3A=0.0, wrong_direction=0, scored_fragments=0,
+        out.update(built_within_3A=0.0, wrong_direction=0, wrong_direction_ca=0.0,
+                   scored_fragments=0,
                    steps_one_residue=0.0, steps_two_residues=0.0, steps_off_chain=0.0)
         return out
     b_xyz = np.vstack(frags)
@@ -49,7 +51,7 @@ def compare_ca(built: gemmi.Structure, deposited: gemmi.Structure, near_A=(1.5, 
         out[f"within_{d:g}A"] = round(float(np.mean(d_dep <= d)), 4)
     tree = cKDTree(dep_xyz)
     out["built_within_3A"] = round(float(np.mean(tree.query(b_xyz)[0] <= 3.0)), 4)
-    wrong = scored = 0
+    wrong = scored = wrong_ca = 0
     all_steps = []
     for f in frags:
         d, j = tree.query(f)
@@ -60,8 +62,11 @@ def compare_ca(built: gemmi.Structure, deposited: gemmi.Structure, near_A=(1.5, 
         steps = steps[(steps != 0) & (steps != 10 ** 6)]
         if len(steps):
             scored += 1
-            wrong += int((steps < 0).sum() > (steps > 0).sum())
+            is_wrong = (steps < 0).sum() > (steps > 0).sum()
+            wrong += int(is_wrong)
+            wrong_ca += len(f) if is_wrong else 0
     out["wrong_direction"] = wrong
+    out["wrong_direction_ca"] = round(wrong_ca / max(len(b_xyz), 1), 3)
     out["scored_fragments"] = scored
     # Built C-alpha steps: to the next deposited residue (either way), skipping one, other.
     st = np.abs(np.concatenate(all_steps)) if all_steps else np.zeros(0)
