@@ -108,7 +108,8 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cols = ["model", "resolution", "map", "box", "residue_bound", "deposited_ca", "built_ca",
-            "within_1.5A", "within_3A", "built_within_3A", "fragments", "wrong_direction", "wrong_direction_ca",
+            "within_1.5A", "within_3A", "built_within_3A", "fragments", "wrong_direction",
+            "wrong_direction_ca",
             "scored_fragments", "steps_one_residue", "steps_two_residues", "steps_off_chain",
             "helix_residues", "strand_residues", "pseudo_atoms", "seconds"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
