@@ -93,14 +93,32 @@ def residues_from_volume(molecular_volume_A3: float) -> int:
     return int(molecular_volume_A3 / A3_PER_RESIDUE)
 
 
-def supported_residues(z_map, voxel_size_A, sigma_level=4.0) -> int:
-    """Residues the density supports without a sequence: the volume above ``sigma_level``
-    noise sigmas over 135 A^3 per residue (on simulated 3-3.5 A maps within about 25% of
-    the true count, but about half of it on density-modified maps, whose sharpened density
-    fills less of the molecule above a fixed height: benchmarks/builder_bench.py reports it;
-    prefer :func:`residues_from_volume` whenever a mass or solvent fraction is known)."""
-    voxel_vol = float(np.prod(np.broadcast_to(voxel_size_A, (3,))))
-    return int(np.count_nonzero(z_map > sigma_level) * voxel_vol / A3_PER_RESIDUE)
+def otsu_threshold(values, bins=256) -> float:
+    """Level that best splits values into two classes (Otsu 1979, IEEE Trans. SMC 9, 62:
+    maximal between-class variance), from a histogram."""
+    h, edges = np.histogram(values, bins)
+    c = 0.5 * (edges[1:] + edges[:-1])
+    w1 = np.cumsum(h)
+    w2 = w1[-1] - w1
+    m = np.cumsum(h * c)
+    mu1 = m / np.maximum(w1, 1)
+    mu2 = (m[-1] - m) / np.maximum(w2, 1)
+    return float(c[np.argmax(w1 * w2 * (mu1 - mu2) ** 2)])
+
+
+def supported_residues(z_map, voxel_size_A, smooth_A=3.0, sigma_level=4.0) -> int:
+    """Residues the density supports without a sequence, at 135 A^3 each: the volume of the
+    map smoothed by a ``smooth_A`` Gaussian above its Otsu split of molecule from solvent,
+    but at most twice the volume above ``sigma_level`` noise sigmas (so that noise alone,
+    which Otsu would split too, supports nothing).  On the benchmark's simulated 3-3.5 A maps
+    this is 1.2-1.3x the true count on half-map averages and 0.75-0.8x on density-modified
+    maps; prefer :func:`residues_from_volume` whenever a mass or solvent fraction is known."""
+    voxel = np.broadcast_to(np.asarray(voxel_size_A, dtype=np.float64), (3,))
+    voxel_vol = float(np.prod(voxel))
+    sm = ndimage.gaussian_filter(z_map, smooth_A / voxel, mode="nearest")
+    otsu = np.count_nonzero(sm > otsu_threshold(sm.ravel()))
+    strong = np.count_nonzero(z_map > sigma_level)
+    return int(min(otsu, 2 * strong) * voxel_vol / A3_PER_RESIDUE)
 
 
 def molecule_threshold(z_map, voxel_size_A, n_residues) -> float:
