@@ -29,7 +29,8 @@ from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import DensityHistogram, density_histograms, flat_histogram
 from .likelihood import map_phasing, r_value
-from .masking import local_rms, mask_from_file, probabilistic_mask
+from .masking import (local_rms, mask_from_file, noise_scale, normalise_noise,
+                      probabilistic_mask, signal_estimate)
 from .params import DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
@@ -206,7 +207,8 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
             p_molecule = mask_from_file(mb, shells, resolution, threads)
             rl("molecule region from the mask file")
         else:
-            lrms = local_rms(rho_full, shells, MASK_RADIUS_RATIO * resolution, threads)
+            lrms = local_rms(signal_estimate(0.5 * (O1 + O2), half_fsc, shells, threads),
+                             shells, MASK_RADIUS_RATIO * resolution, threads)
             p_molecule = probabilistic_mask(lrms, f_boxed)
             del lrms
             rl(f"probabilistic molecule mask from local rms (radius "
@@ -215,20 +217,26 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
 
     with rl.step("density histograms"):
         # Noise of one half map, filtered like the maps used in density modification:
-        # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
-        diff = (O1 - O2) * keep
-        var_half = 0.5 * float(shells.sum(diff.real ** 2 + diff.imag ** 2)[1:].sum()) \
-            / float(b1.size) ** 2
+        # var(rho1 - rho2) = 2 sigma_half^2; the noise is not stationary, so the maps are
+        # normalised by its local level s(x) (1 in the molecule) and so is everything below.
+        diff = irfft((O1 - O2) * keep, b1.shape, threads)
+        s_noise = noise_scale(diff, p_molecule, shells, MASK_RADIUS_RATIO * resolution,
+                              threads)
+        diff /= s_noise
+        var_half = 0.5 * float(np.mean(diff * diff, dtype=np.float64))
         del diff
-        solvent_h, molecule_h = density_histograms(rho_full, p_molecule,
-                                                   np.sqrt(0.5 * var_half))
+        w_s = 1.0 - p_molecule
+        mu = float(np.sum(w_s * rho_full, dtype=np.float64) / max(np.sum(w_s), 1e-30))
+        solvent_h, molecule_h = density_histograms(normalise_noise(rho_full, s_noise, mu),
+                                                   p_molecule, np.sqrt(0.5 * var_half),
+                                                   solvent_sd=np.sqrt(var_half))
         rl(f"solvent histogram mean {solvent_h.mean():.3g} sd "
            f"{np.sqrt(solvent_h.variance()):.3g}; molecule mean {molecule_h.mean():.3g} sd "
            f"{np.sqrt(molecule_h.variance()):.3g}; half-map noise sd {np.sqrt(var_half):.3g}")
 
     with rl.step("saving state"):
         arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=half_fsc,
-                      sharpen_scale=scale,
+                      sharpen_scale=scale, noise_scale=s_noise,
                       hist_centres=solvent_h.centres, hist_solvent=solvent_h.density,
                       hist_molecule=molecule_h.density)
         if O_full is not None:
@@ -325,6 +333,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     O_i = np.load(state / f"O{which}.npy")
     O_j = np.load(state / f"O{3 - which}.npy")
     p_molecule = np.load(state / "p_molecule.npy")
+    s_noise = np.load(state / "noise_scale.npy")
     solvent = DensityHistogram(np.load(state / "hist_centres.npy"),
                                np.load(state / "hist_solvent.npy"))
     molecule = DensityHistogram(solvent.centres, np.load(state / "hist_molecule.npy"))
@@ -349,7 +358,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
                                               start_boxed) if ops else None
             D, terms = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
-                                   target=target)
+                                   target=target, noise_scale=s_noise)
             del target, rho
             r = r_value(O_i, D, r_select)
             r_values.append(r)
