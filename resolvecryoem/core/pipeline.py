@@ -185,7 +185,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         rms_avg = shell_rms(avg_F * aniso, shells)
         del avg_F
         scale = half_map_sharpening_scale(rms_avg, shells, b_iso, resolution,
-                                          params.density_modify_unsharpened_maps)
+                                          params.density_modify_unsharpened_maps, half_fsc)
         S = shells.expand(scale) * aniso
         O1 = (F1 * S).astype(np.complex64)
         O2 = (F2 * S).astype(np.complex64)
@@ -228,8 +228,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         w_s = 1.0 - p_molecule
         mu = float(np.sum(w_s * rho_full, dtype=np.float64) / max(np.sum(w_s), 1e-30))
         solvent_h, molecule_h = density_histograms(normalise_noise(rho_full, s_noise, mu),
-                                                   p_molecule, np.sqrt(0.5 * var_half),
-                                                   solvent_sd=np.sqrt(var_half))
+                                                   p_molecule, np.sqrt(0.5 * var_half))
         rl(f"solvent histogram mean {solvent_h.mean():.3g} sd "
            f"{np.sqrt(solvent_h.variance()):.3g}; molecule mean {molecule_h.mean():.3g} sd "
            f"{np.sqrt(molecule_h.variance()):.3g}; half-map noise sd {np.sqrt(var_half):.3g}")
