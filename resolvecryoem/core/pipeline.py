@@ -29,8 +29,8 @@ from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import DensityHistogram, density_histograms, flat_histogram
 from .likelihood import map_phasing, r_value
-from .masking import (local_rms, mask_from_file, noise_scale, normalise_noise,
-                      probabilistic_mask, signal_estimate)
+from .masking import (final_solvent_mask, flatten_solvent, local_rms, mask_from_file,
+                      noise_scale, normalise_noise, probabilistic_mask, signal_estimate)
 from .params import DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
@@ -473,6 +473,8 @@ def finish(state_dir, log=print) -> dict:
         tmp = {}
         big_shells = Shells.for_box(h[0].shape, voxel) if box else None
         F_avg_big = rfft(0.5 * (h[0] + h[1]), threads) if box else None
+        flat = final_solvent_mask(load("p_molecule"), shells, resolution, threads) \
+            if params.final_solvent_flattening else None
         jobs = [("denmod_map", F, "avg"), ("initial_map", initial, "avg"),
                 ("denmod_half_map_1", Cs[0], 1), ("denmod_half_map_2", Cs[1], 2)]
         for name, spec, which in jobs:
@@ -484,8 +486,15 @@ def finish(state_dir, log=print) -> dict:
                 full_map = boxing.paste(boxed_map, background, box)
             else:
                 full_map = boxed_map
+            if name == "denmod_map" and flat is not None:
+                full_map = flatten_solvent(full_map, boxing.paste(
+                    flat, np.zeros(h[0].shape, np.float32), box) if box else flat)
             tmp[name] = state / ("out_" + OUTPUTS[name])
             mapio.write_map(tmp[name], full_map.astype(np.float32), info)
+        if flat is not None:
+            rl(f"solvent of the final map flattened outside a soft mask (molecule region "
+               f"dilated by about {2.5 * resolution:.1f} A; {flat.mean():.2f} of the analysed "
+               f"box)")
         if local_res is not None:
             # Outside the analysed box there is no local estimate: the overall resolution.
             res_map = boxing.paste(local_res, np.full(h[0].shape, resolution, np.float32),
