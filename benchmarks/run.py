@@ -45,7 +45,8 @@ from resolvecryoem.core.simulate import (bundled_model, gemmi_one_letter,  # noq
                                          simulate_half_maps)
 from resolvecryoem.core.simulate_reconstruction import reconstruct_half_maps  # noqa: E402
 
-SHARED = HERE.parent.parent / "shared" / "data"
+# ../shared/data next to the checkout (or $RESOLVECRYOEM_SHARED_DATA, e.g. for a worktree).
+SHARED = Path(os.environ.get("RESOLVECRYOEM_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
 CACHE = HERE / "cache"
 RESULTS = HERE / "results"
 
