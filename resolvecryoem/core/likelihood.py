@@ -108,7 +108,7 @@ def gradient(rho: np.ndarray, terms: LikelihoodTerms, threads: int = 1) -> np.nd
 
 def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
                 solvent: DensityHistogram, molecule: DensityHistogram, keep: np.ndarray,
-                threads: int = 1, target=None):
+                threads: int = 1, target=None, noise_scale=None):
     """Map-likelihood coefficients of one half map.
 
     ``F`` is rfftn(rho) (passed in, not recomputed); ``keep`` (half-spectrum shape, 0..1) limits
@@ -116,9 +116,21 @@ def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
     estimates beyond the density-modification resolution are not trusted.  Returns
     (F_ML, terms); outside ``keep`` F_ML is 0 (no map-phasing information there).
     ``target``: see :func:`likelihood_terms` (symmetry averaging).
+    ``noise_scale`` (optional map s(x), :func:`masking.noise_scale`): the noise is not
+    stationary; the likelihood is that of the normalised map rho_w = mu + (rho - mu) / s
+    (mu the solvent mean; histograms made from the normalised full map), whose Newton step
+    rho_w - g'(rho_w) / <g''> maps back to rho - s g'(rho_w) / <g''>: solvent flipping
+    everywhere, whatever the local noise level.
     """
+    if noise_scale is not None:
+        mu = np.float32(solvent.mean())
+        inv = np.float32(1.0) / noise_scale
+        rho = mu + (rho - mu) * inv
+        if target is not None:
+            tau, var = target
+            target = (mu + (tau - mu) * inv, np.float32(var) * inv * inv)
     terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False)
-    step = rfft(terms.g1, threads)
+    step = rfft(terms.g1 if noise_scale is None else terms.g1 * noise_scale, threads)
     step *= np.float32(-1.0 / terms.curvature)
     return ((F + step) * keep).astype(np.complex64, copy=False), terms
 
