@@ -106,13 +106,16 @@ def density_histograms(rho: np.ndarray, p_molecule: np.ndarray, added_noise_sd: 
     i = np.clip(((rho.ravel() - edges[0]) / step).astype(np.intp), 0, n_bins - 1)
     pm = p_molecule.ravel()
     out = []
-    for w, region in (((1.0 - pm) ** _SOLVENT_CONFIDENCE_POWER, "solvent"), (pm, "molecule")):
-        h = np.bincount(i, weights=w, minlength=n_bins)
-        if not h.sum() >= MIN_REGION_VOXELS:
+    for w, region in ((1.0 - pm, "solvent"), (pm, "molecule")):
+        size = float(np.sum(w, dtype=np.float64))
+        if not size >= MIN_REGION_VOXELS:
             raise InputError(f"the {region} region of the analysed box is (nearly) empty "
-                             f"({h.sum():.0f} voxels): no {region} density histogram can be "
+                             f"({size:.0f} voxels): no {region} density histogram can be "
                              f"estimated. With a mask file, use one that leaves solvent "
                              f"inside the boxed region (or turn box_before_analysis off)")
+        if region == "solvent":  # confidently solvent voxels only
+            w = w ** _SOLVENT_CONFIDENCE_POWER
+        h = np.bincount(i, weights=w, minlength=n_bins)
         sd_bins = np.sqrt(smoothing_bins ** 2 + (added_noise_sd / step) ** 2)
         h = gaussian_filter1d(h.astype(np.float64), sd_bins, mode="constant")
         h = np.maximum(h, _TAIL * h.max())
