@@ -31,7 +31,8 @@ from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import DensityHistogram, density_histograms, flat_histogram
 from .likelihood import map_phasing, r_value
-from .masking import local_rms, mask_from_file, probabilistic_mask
+from .masking import (final_solvent_mask, flatten_solvent, local_rms, mask_from_file,
+                      noise_scale, normalise_noise, probabilistic_mask, signal_estimate)
 from .params import DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
@@ -137,10 +138,11 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
     independence = _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
-    solvent_h, molecule_h = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl)
+    solvent_h, molecule_h, s_noise = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule,
+                                                     res["used"], params.threads, rl)
     with rl.step("saving state"):
         arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=res.pop("half_fsc"),
-                      sharpen_scale=scale, hist_centres=solvent_h.centres,
+                      sharpen_scale=scale, noise_scale=s_noise, hist_centres=solvent_h.centres,
                       hist_solvent=solvent_h.density, hist_molecule=molecule_h.density)
         if O_full is not None:
             arrays["O_full"] = O_full
@@ -317,7 +319,8 @@ def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
         rms_avg = shell_rms(avg_F * aniso, shells)
         del avg_F
         scale = half_map_sharpening_scale(rms_avg, shells, res["b_iso"], res["used"],
-                                          params.density_modify_unsharpened_maps)
+                                          params.density_modify_unsharpened_maps,
+                                          res["half_fsc"])
         S = shells.expand(scale) * aniso
         O1 = (F1 * S).astype(np.complex64)
         O2 = (F2 * S).astype(np.complex64)
@@ -342,7 +345,8 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
             p_molecule = mask_from_file(mb, shells, resolution, threads)
             rl("molecule region from the mask file")
         else:
-            lrms = local_rms(rho_full, shells, MASK_RADIUS_RATIO * resolution, threads)
+            lrms = local_rms(signal_estimate(0.5 * (O1 + O2), res["half_fsc"], shells, threads),
+                             shells, MASK_RADIUS_RATIO * resolution, threads)
             p_molecule = probabilistic_mask(lrms, f_boxed)
             rl(f"probabilistic molecule mask from local rms (radius "
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
@@ -386,20 +390,27 @@ def shared_noise(b1, b2, p_molecule, shells: Shells, threads: int = 1) -> tuple:
     return float(np.sum(c[outer] * n) / n.sum()), float(1.0 / np.sqrt(n.sum() / 2.0))
 
 
-def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl) -> tuple:
+def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, resolution, threads,
+                    rl) -> tuple:
+    """(solvent and molecule histograms, local noise scale s(x)) (ALGORITHM.md section 4)."""
     with rl.step("density histograms"):
         # Noise of one half map, filtered like the maps used in density modification:
-        # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
-        diff = (O1 - O2) * keep
-        n = float(np.prod(shells.shape))
-        var_half = 0.5 * float(shells.sum_products(diff)[1:].sum()) / n ** 2
+        # var(rho1 - rho2) = 2 sigma_half^2; the noise is not stationary, so the maps are
+        # normalised by its local level s(x) (1 in the molecule) and so is everything below.
+        diff = irfft((O1 - O2) * keep, shells.shape, threads)
+        s_noise = noise_scale(diff, p_molecule, shells, MASK_RADIUS_RATIO * resolution,
+                              threads)
+        diff /= s_noise
+        var_half = 0.5 * float(np.mean(diff * diff, dtype=np.float64))
         del diff
-        solvent_h, molecule_h = density_histograms(rho_full, p_molecule,
-                                                   np.sqrt(0.5 * var_half))
+        w_s = 1.0 - p_molecule
+        mu = float(np.sum(w_s * rho_full, dtype=np.float64) / max(np.sum(w_s), 1e-30))
+        solvent_h, molecule_h = density_histograms(normalise_noise(rho_full, s_noise, mu),
+                                                   p_molecule, np.sqrt(0.5 * var_half))
         rl(f"solvent histogram mean {solvent_h.mean():.3g} sd "
            f"{np.sqrt(solvent_h.variance()):.3g}; molecule mean {molecule_h.mean():.3g} sd "
            f"{np.sqrt(molecule_h.variance()):.3g}; half-map noise sd {np.sqrt(var_half):.3g}")
-    return solvent_h, molecule_h
+    return solvent_h, molecule_h, s_noise
 
 
 def _symmetry_operators(meta, params) -> list:
@@ -471,6 +482,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     O_i = np.load(state / f"O{which}.npy")
     O_j = np.load(state / f"O{3 - which}.npy")
     p_molecule = np.load(state / "p_molecule.npy")
+    s_noise = np.load(state / "noise_scale.npy")
     solvent = DensityHistogram(np.load(state / "hist_centres.npy"),
                                np.load(state / "hist_solvent.npy"))
     molecule = DensityHistogram(solvent.centres, np.load(state / "hist_molecule.npy"))
@@ -495,7 +507,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
                                               start_boxed) if ops else None
             D, terms = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
-                                   target=target)
+                                   target=target, noise_scale=s_noise)
             del target, rho
             r = r_value(O_i, D, r_select)
             r_values.append(r)
@@ -1010,6 +1022,13 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
         if box:
             big_shells = Shells.for_box(h[0].shape, info.voxel_size)
             spectra = {"avg": rfft(0.5 * (h[0] + h[1]), threads)}
+        flat = None
+        if st.params.final_solvent_flattening:
+            m = final_solvent_mask(st.load("p_molecule"), shells, st.resolution, threads)
+            flat = boxing.paste(m, np.zeros(h[0].shape, np.float32), box) if box else m
+            rl(f"solvent of the final maps flattened outside a soft mask (molecule region "
+               f"dilated by about {2.5 * st.resolution:.1f} A; {m.mean():.2f} of the analysed "
+               f"box), the same for both half maps")
         for name in names:
             boxed_map = maps[name]
             if box:
@@ -1019,9 +1038,13 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
                 ti = np.interp(big_shells.s_grid, shells.s, t).astype(np.float32)
                 full_map = boxing.paste(boxed_map, irfft(spectra[which] * ti, h[0].shape,
                                                          threads), box)
-                written[name] = boxing.cut(full_map, box)
             else:
-                full_map = written[name] = boxed_map
+                full_map = boxed_map
+            if flat is not None and name != "initial_map":
+                # The same mask for both halves and their average: still a map of each
+                # half's own data, and the delivered map is still their average.
+                full_map = flatten_solvent(full_map, flat)
+            written[name] = boxing.cut(full_map, box) if box else full_map
             key = (rename or {}).get(name, name)
             tmp[key] = st.dir / ("out_" + OUTPUTS[key])
             mapio.write_map(tmp[key], full_map.astype(np.float32), info)
