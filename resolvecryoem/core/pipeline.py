@@ -137,7 +137,8 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     keep = lowpass(shells, res["dm_resolution"])
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
-    independence = _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
+    independence = _independence_step(O1, O2, b1, b2, p_molecule, shells, res["used"],
+                                      params.threads, rl)
     solvent_h, molecule_h, s_noise = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule,
                                                      res["used"], params.threads, rl)
     with rl.step("saving state"):
@@ -359,14 +360,17 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
 SHARED_NOISE_WARN, SHARED_NOISE_REFUSE = 0.05, 0.9
 
 
-def _independence_step(b1, b2, p_molecule, shells, threads, rl):
+def _independence_step(F1, F2, b1, b2, p_molecule, shells, resolution, threads, rl):
     with rl.step("independence of the half maps"):
-        shared, sigma = shared_noise(b1, b2, p_molecule, shells, threads)
-        rl(f"half-map FSC in the solvent, outer third of the shells: {shared:.3f} "
-           f"(independent half maps: 0 +- {sigma:.3f})")
-        what = (f"the half maps are not independent: in the solvent, where they hold only "
-                f"noise, their FSC over the outer third of the shells is {shared:.2f} "
-                f"(independent half maps give 0 +- {sigma:.3f})")
+        e = shared_noise(F1, F2, b1, b2, p_molecule, shells, resolution, threads)
+        shared, sigma = e["shared"], e["sigma"]
+        rl(f"half-map FSC over the outer third of the shells: {e['solvent']:.3f} in the "
+           f"solvent far from the molecule, {e['whole']:.3f} over the whole box "
+           f"(independent half maps: 0 +- {sigma:.3f} for both)")
+        what = (f"the half maps are not independent: over the outer third of the shells, "
+                f"where they hold mostly noise, their FSC is {e['whole']:.2f} over the box and "
+                f"{e['solvent']:.2f} in the solvent far from the molecule (independent half "
+                f"maps give 0 +- {sigma:.3f})")
         if shared > SHARED_NOISE_REFUSE:
             raise InputError(f"{what}; they are (nearly) the same map. Give the two half maps "
                              f"of a refinement, each reconstructed from its own half of the "
@@ -376,18 +380,30 @@ def _independence_step(b1, b2, p_molecule, shells, threads, rl):
             rl.warn(f"{what}. Shared noise counts as signal: every resolution estimate here "
                     f"(before and after) is too optimistic. Were they made from overlapping "
                     f"particle sets, or are they outputs of another density modification?")
-    return {"solvent_fsc_outer_shells": shared, "sigma": sigma, "independent": independent,
-            "explanation": what}
+    return dict(e, independent=independent, explanation=what)
 
 
-def shared_noise(b1, b2, p_molecule, shells: Shells, threads: int = 1) -> tuple:
-    """(mean FSC of the half maps in the solvent over the outer third of the shells, its
-    sigma).  Independent half maps hold no common signal there; shared noise shows."""
-    w = (1.0 - p_molecule).astype(np.float32)
-    c = fsc(rfft(b1 * w, threads), rfft(b2 * w, threads), shells)
+def shared_noise(F1, F2, b1, b2, p_molecule, shells: Shells, resolution_A: float,
+                 threads: int = 1) -> dict:
+    """Evidence of noise shared by the half maps, over the outer third of the shells: their
+    FSC in the solvent far from the molecule ("solvent") and over the whole box ("whole"),
+    and ``shared`` = the smaller of the two (sigma: 1/sqrt(N/2) of those shells).
+
+    Shared noise raises both.  Either alone misleads: a map whose signal reaches Nyquist has
+    a high whole-box FSC there; where the solvent is quiet (reconstructions) a tiny common
+    artefact gives a high solvent FSC (0.30 on a reconstruction-like case with independent
+    halves, whose whole-box FSC there was 0.01).  Far from the molecule: outside its region
+    dilated by about 2.5 x resolution (masking.final_solvent_mask)."""
     outer = shells.s >= shells.s[-1] * (2.0 / 3.0)
     n = shells.count[outer]
-    return float(np.sum(c[outer] * n) / n.sum()), float(1.0 / np.sqrt(n.sum() / 2.0))
+    mean_outer = lambda c: float(np.sum(c[outer] * n) / n.sum())  # noqa: E731
+    sigma = float(1.0 / np.sqrt(n.sum() / 2.0))
+    whole = mean_outer(fsc(F1, F2, shells))
+    w = (1.0 - final_solvent_mask(p_molecule, shells, resolution_A, threads)).astype(np.float32)
+    if float(w.sum()) < 0.01 * w.size:  # no solvent far from the molecule
+        return {"solvent": float("nan"), "whole": whole, "shared": whole, "sigma": sigma}
+    solvent = mean_outer(fsc(rfft(b1 * w, threads), rfft(b2 * w, threads), shells))
+    return {"solvent": solvent, "whole": whole, "shared": min(solvent, whole), "sigma": sigma}
 
 
 def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, resolution, threads,
