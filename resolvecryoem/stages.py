@@ -4,6 +4,9 @@
                                    [--seq-file S] [--full-map F] [--mask M] [--symmetry-file N]
                                    [keyword flags, as for the resolvecryoem command]
     python -m resolvecryoem.stages half OUT/.state 1        (and 2: independent, run side by side)
+    python -m resolvecryoem.stages model OUT/.state 1 0     (with --model: one copy of one half;
+                                                             every (half, copy) independent)
+    python -m resolvecryoem.stages model-half OUT/.state 1  (with --model: half 1's composite)
     python -m resolvecryoem.stages finish OUT/.state
 
 Each calls one function of :mod:`resolvecryoem.core.pipeline` (``prepare``, ``modify_half``,
@@ -30,7 +33,7 @@ import traceback
 
 from .core.errors import InputError
 
-STAGES = ("prepare", "half", "finish")
+STAGES = ("prepare", "half", "model", "model-half", "finish")
 
 
 def granted_cpus() -> int:
@@ -69,9 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     half = sub.add_parser("half", help="density-modify one half map (1 or 2)")
     half.add_argument("state_dir")
     half.add_argument("which", type=int, choices=(1, 2))
+    mod = sub.add_parser("model", help="refine one randomised copy of the model against one "
+                                       "half map (with --model at prepare)")
+    mod.add_argument("state_dir")
+    mod.add_argument("which", type=int, choices=(1, 2))
+    mod.add_argument("copy", type=int)
+    mh = sub.add_parser("model-half", help="one half map's model target and composite (after "
+                                           "its 'model' copies)")
+    mh.add_argument("state_dir")
+    mh.add_argument("which", type=int, choices=(1, 2))
     fin = sub.add_parser("finish", help="recombine, estimate resolution, write the outputs")
     fin.add_argument("state_dir")
-    for s in (pre, half, fin):
+    for s in (pre, half, mod, mh, fin):
         s.add_argument("--error-file", help="also write the error message here on failure")
     return p
 
@@ -107,6 +119,10 @@ def run_stage(args, log=print):
     _check_state(args.state_dir, log)
     if args.stage == "half":
         pipeline.modify_half(args.state_dir, args.which, log=log)
+    elif args.stage == "model":
+        pipeline.refine_model(args.state_dir, args.which, args.copy, log=log)
+    elif args.stage == "model-half":
+        pipeline.model_half(args.state_dir, args.which, log=log)
     else:
         pipeline.finish(args.state_dir, log=log)
 

@@ -10,22 +10,22 @@ can run the two half maps as separate steps or jobs:
 3. :func:`finish` - error model from the four maps, recombination into the full map, corrected
    resolution, final scaling, outputs in the input's box.
 
-:func:`run` chains them.  Every output is first written into the state directory and moved
-into place at the very end, so a failed run leaves nothing half-written behind.
+:func:`run` chains them.  Every output is first written into the state directory and the set
+is moved into place as a whole at the very end (:mod:`publish`), so a failed or interrupted
+run leaves nothing half-written behind and the output folder never holds a mix of two runs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import boxing, checks, mapio, sequence, symmetry
-from .errors import InputError, NotAvailableError
+from . import boxing, checks, mapio, models, publish, sequence, symmetry
+from .errors import InputError
 from .validation import HELPED, MADE_WORSE, SUSPECT, verdict_from_run
 from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
@@ -38,8 +38,8 @@ from .local import local_weighting
 from .runlog import RunLog
 from .weighting import real_space_weighting, sigma_weights
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
-                         hold_low_resolution,
-                         half_map_sharpening_scale, lowpass, shell_rms,
+                         half_map_sharpening_scale, hold_low_resolution, lowpass,
+                         match_shell_rms, shell_rms,
                          spectral_profile)
 
 STATE = ".state"
@@ -51,6 +51,8 @@ OUTPUTS = {
     "results": "results.json",
     "log": "resolvecryoem.log",
     "local_resolution": "local_resolution.mrc",  # only with local_sharpening
+    "denmod_map_no_model": "denmod_map_no_model.mrc",  # only with a model
+    "composite_model": "composite_model.cif",  # only with a model
 }
 RESOLUTION_DEFINITIONS = {
     "half_map_fsc": "half-map FSC = 0.143 in the analysed box, before density modification",
@@ -64,8 +66,10 @@ RESOLUTION_DEFINITIONS = {
 }
 R_VALUE_DEFINITION = ("R = sum|F_o - k F_ML| / sum|F_o| over 0 < |s| <= 1/resolution, F_o the "
                       "sharpened starting half map, F_ML its map-likelihood coefficients, k "
-                      "the least-squares scale; the first cycle's value is the one to compare "
-                      "with the documented 0.25-0.5")
+                      "the least-squares scale. NOT comparable with the reference program's "
+                      "documented 0.25-0.5: ours compares whitened (half-map-sharpened) maps, "
+                      "whose noisy outer shells weigh as much as the strong inner ones, so "
+                      "typical values are 0.55-0.7; use it to compare runs of this program")
 # Radius of the sphere for the local rms, in units of the resolution (ALGORITHM.md section 4).
 MASK_RADIUS_RATIO = 2.0
 
@@ -78,16 +82,18 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             log=print) -> Path:
     """Read, check, box, sharpen, mask; write the state for :func:`modify_half`."""
     params = params or DensityModificationParams()
-    if model is not None:
-        raise NotAvailableError("model-based density modification (a model file) is not "
-                                "available yet")
     out = Path(output_dir)
     state = out / STATE
     rl = RunLog(log)
+    publish.check_output_dir(out, inputs=(half_map_1, half_map_2, seq_file, full_map, mask,
+                                          symmetry_file, model))
     created_out = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
+        for note in publish.recover(out):  # after a run killed outright (SIGKILL)
+            rl(note)
         if state.exists():
+            rl(f"removed the state folder {state} of an unfinished earlier run")
             shutil.rmtree(state)
         state.mkdir()
         if symmetry_file is not None:
@@ -98,12 +104,15 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             Path(symmetry_file).resolve())
         if symmetry_file is not None:
             meta["inputs"]["symmetry_file"] = meta["symmetry_file"]
-            meta["input_sha256"]["symmetry_file"] = _sha256(symmetry_file)
+            meta["input_sha256"]["symmetry_file"] = checks.file_sha256(symmetry_file)
+        if model is not None:
+            meta["model"] = _model_check_step(model, meta, params, state, rl)
+            meta["inputs"]["model"] = str(Path(model).resolve())
+            meta["input_sha256"]["model"] = checks.file_sha256(model)
     except BaseException:
-        shutil.rmtree(state, ignore_errors=True)
-        if created_out and out.exists() and not any(out.iterdir()):
-            out.rmdir()
+        _remove_state(state, created_out)
         raise
+    meta["created_output_dir"] = created_out
     meta["log"] = rl.lines
     meta["timings"] = rl.timings
     meta["warnings"] = rl.warnings
@@ -125,7 +134,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     keep = lowpass(shells, res["dm_resolution"])
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
-    _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
+    independence = _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
     solvent_h, molecule_h = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl)
     with rl.step("saving state"):
         arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=res.pop("half_fsc"),
@@ -143,7 +152,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     b_iso = res.pop("b_iso")
     return dict(
         inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
-        input_sha256={k: _sha256(v) for k, v in inputs.items() if v is not None},
+        input_sha256={k: checks.file_sha256(v) for k, v in inputs.items() if v is not None},
         parameters=params.to_dict(),
         box=None if box is None else {"lower": [int(n) for n in box.lower],
                                       "upper": [int(n) for n in box.upper]},
@@ -156,6 +165,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
                           "boxed": f_boxed},
         resolution=dict(res, half_map_fsc_input_box=d_input),
         b_iso=b_iso,
+        independence=independence,
     )
 
 
@@ -205,6 +215,11 @@ def _read_inputs(path1, path2, full_map, mask, voxel_size, rl) -> _Inputs:
 def _molecular_volume_step(params, seq_file, info, rl) -> float:
     with rl.step("molecular volume"):
         volume, how = molecular_volume(params, seq_file, info.box_volume_A3)
+        if seq_file is not None:
+            for w in sequence.sequence_warnings(sequence.read_sequence(seq_file), seq_file):
+                rl.warn(w)
+        for w in checks.check_molecular_volume(volume, info.box_volume_A3, how, info.path):
+            rl.warn(w)
         rl(f"molecular volume {volume:.0f} A^3 ({how}); solvent fraction of the input box "
            f"{sequence.solvent_fraction(volume, info.box_volume_A3):.3f}")
     return volume
@@ -350,10 +365,13 @@ def _independence_step(b1, b2, p_molecule, shells, threads, rl):
             raise InputError(f"{what}; they are (nearly) the same map. Give the two half maps "
                              f"of a refinement, each reconstructed from its own half of the "
                              f"particles (not density-modified or filtered outputs)")
-        if shared > max(SHARED_NOISE_WARN, 4 * sigma):
+        independent = not shared > max(SHARED_NOISE_WARN, 4 * sigma)
+        if not independent:
             rl.warn(f"{what}. Shared noise counts as signal: every resolution estimate here "
                     f"(before and after) is too optimistic. Were they made from overlapping "
                     f"particle sets, or are they outputs of another density modification?")
+    return {"solvent_fsc_outer_shells": shared, "sigma": sigma, "independent": independent,
+            "explanation": what}
 
 
 def shared_noise(b1, b2, p_molecule, shells: Shells, threads: int = 1) -> tuple:
@@ -372,7 +390,7 @@ def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl) -> tuple:
         # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
         diff = (O1 - O2) * keep
         n = float(np.prod(shells.shape))
-        var_half = 0.5 * float(shells.sum(diff.real ** 2 + diff.imag ** 2)[1:].sum()) / n ** 2
+        var_half = 0.5 * float(shells.sum_products(diff)[1:].sum()) / n ** 2
         del diff
         solvent_h, molecule_h = density_histograms(rho_full, p_molecule,
                                                    np.sqrt(0.5 * var_half))
@@ -484,7 +502,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             # shell amplitudes: the recombination weights act like an FSC weighting, which
             # the benchmark showed harms density modification's input.
             C = w.apply(O_i, D, shells)
-            C *= shells.expand(rms_i / np.maximum(shell_rms(C, shells), 1e-30))
+            match_shell_rms(C, rms_i, shells)
             sel = shells.s <= 1.0 / dm_resolution
             rl(f"half map {which} cycle {cycle}: R-value {r:.3f}, mean weight of the "
                f"map-phasing coefficients {np.mean(w.w_d[sel]):.2f}, mean CC_ref "
@@ -493,6 +511,128 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     result = {"r_values": r_values, "timings": rl.timings, "log": rl.lines}
     _write_json(state / f"half{which}.json", result)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 2b (with a model): model-based density modification (core/models; ALGORITHM.md
+# section 9).  Independent units: one (half map, copy) refinement each, then one composite
+# per half map; finish recombines with the composites in place of the map-phasing maps.
+# ---------------------------------------------------------------------------------------------
+def _model_check_step(model, meta, params, state, rl) -> dict:
+    """Read the model and check that it fits the map (InputError naming the file, offset and
+    a hint for a frame/origin mix-up; a warning when it fits poorly)."""
+    with rl.step("checking the model"):
+        ctx = _ModelContext(state, meta, model_path=str(Path(model).resolve()))
+        m = models.load_model(model, ctx.average_map(), ctx.voxel, ctx.start,
+                              meta["resolution"]["used"], operators=ctx.operators(params),
+                              name=str(model))
+        for w in m.warnings:
+            rl.warn(w)
+        n_res = m.atoms.n_residues
+        rl(f"model {model}: {m.atoms.n} atoms in {n_res} residues"
+           + (f" (expanded by {len(ctx.operators(params))} symmetry operators)"
+              if ctx.operators(params) else "")
+           + f"; {models.N_COPIES} randomised copies per half map will be refined, each "
+             f"against its own half map only")
+    return {"path": str(Path(model).resolve()), "copies": models.N_COPIES,
+            "atoms": int(m.atoms.n), "residues": int(n_res)}
+
+
+def model_units(state_dir) -> list:
+    """The (half, copy) refinements of a run with a model ([] without one): independent units
+    of work (Scipion steps or queue jobs), each run by :func:`refine_model`."""
+    meta = _read_json(Path(state_dir) / "meta.json")
+    if not meta.get("model"):
+        return []
+    return [(h, k) for h in (1, 2) for k in range(meta["model"]["copies"])]
+
+
+class _ModelContext:
+    """The boxed frame and maps that model refinement and the composite need."""
+
+    def __init__(self, state: Path, meta: dict, model_path=None):
+        self.state, self.meta = Path(state), meta
+        self.model_path = model_path or meta["model"]["path"]
+        self.voxel = np.asarray(meta["voxel_size"])
+        self.shape = tuple(meta["boxed_shape"])
+        lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
+        self.start = np.asarray(meta["input_start_A"]) + lower * self.voxel
+        self.shells = Shells.for_box(self.shape, self.voxel)
+        self.params = DensityModificationParams.from_dict(meta["parameters"])
+
+    def load(self, name):
+        return np.load(self.state / f"{name}.npy")
+
+    def operators(self, params) -> list:
+        return _symmetry_operators(self.meta, params)
+
+    def model(self):
+        """The model as checked at the start (symmetry-expanded), without the map check."""
+        st = models.structure.read_structure(self.model_path)
+        ops = self.operators(self.params)
+        if ops:
+            st = models.structure.expand_symmetry(st, ops)
+        return models.Model(st, models.structure.atoms_of(st), self.model_path, [])
+
+    def average_map(self) -> np.ndarray:
+        return irfft(0.5 * (self.load("O1") + self.load("O2")), self.shape)
+
+    def standard_half(self, half: int):
+        """(spectrum, Weights) of half ``half``'s density-modified half map from stage 2: its
+        own O and D recombined with per-half weights (per-shell scalars of the other half)."""
+        O_i, O_j = self.load(f"O{half}"), self.load(f"O{3 - half}")
+        D_i = self.load(f"D{half}")
+        w = half_weights(O_i, O_j, D_i, self.shells)
+        return w.apply(O_i, D_i, self.shells), w
+
+    def copy_path(self, half: int, copy: int) -> Path:
+        return self.state / f"model_half{half}_copy{copy}.cif"
+
+
+def refine_model(state_dir, half: int, copy: int, log=print, threads=None) -> dict:
+    """One randomised copy of the model refined against half map ``half`` ALONE (its
+    density-modified half map from stage 2); written to the state directory.  ``threads``
+    overrides the run's FFT threads (units side by side use one each)."""
+    ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
+    if threads is not None:
+        ctx.params = dataclasses.replace(ctx.params, nproc=threads)
+    rl = RunLog(log)
+    with rl.step(f"half map {half}: model {copy + 1}/{ctx.meta['model']['copies']}"):
+        C, _ = ctx.standard_half(half)
+        c = models.refine_one(ctx.model(), irfft(C, ctx.shape), ctx.voxel, ctx.start,
+                              ctx.meta["resolution"]["used"], half, copy,
+                              threads=ctx.params.threads)
+        models.save_copy(ctx.copy_path(half, copy), ctx.model(), c)
+        f = c.figures
+        rl(f"half map {half} model {copy + 1}: map correlation {f['map_correlation']:.3f}, "
+           f"rmsd from start {f['rmsd_from_start_A']:.2f} A, bond rmsd "
+           f"{f['bond_rmsd_A']:.3f} A, {f['seconds']:.1f} s")
+    return c.figures
+
+
+def model_half(state_dir, half: int, log=print) -> dict:
+    """Half ``half``'s composite: its density-modified half map moved toward the mean of its
+    own refined models, per shell by weights estimated against the OTHER original half map,
+    locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``."""
+    ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
+    rl = RunLog(log)
+    with rl.step(f"half map {half}: model target and composite"):
+        model = ctx.model()
+        copies = [models.load_copy(ctx.copy_path(half, k), model)
+                  for k in range(ctx.meta["model"]["copies"])]
+        C, w = ctx.standard_half(half)
+        keep = lowpass(ctx.shells, ctx.meta["resolution"]["dm_resolution"])
+        Dm, target, stats = models.model_half_map(
+            model, copies, C, ctx.shape, ctx.load("O1"), ctx.load("O2"), half, w.cc_ref,
+            ctx.voxel, ctx.start, ctx.meta["resolution"]["used"], keep,
+            threads=ctx.params.threads)
+        np.save(ctx.state / f"Dm{half}.npy", Dm)
+        figures = {"target": target.figures, "copies": [c.figures for c in copies]}
+        rl(f"half map {half}: model target from {len(copies)} models over "
+           f"{100 * target.figures['region_fraction']:.0f}% of the box")
+        _write_json(ctx.state / f"model_half{half}.json", dict(figures, log=rl.lines,
+                                                               timings=rl.timings))
+    return figures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,14 +651,90 @@ def finish(state_dir, log=print) -> dict:
     state = Path(state_dir)
     st = _FinishState.read(state)
     rl = RunLog(log)
+    # The state was made from the inputs as they were at the start; finish reads them again.
+    checks.check_inputs_unchanged(st.meta["inputs"], st.meta["input_sha256"])
+    standard = st
+    if st.meta.get("model"):
+        # The model-based composites take the place of the map-phasing maps.
+        st = dataclasses.replace(st, D1=st.load("Dm1"), D2=st.load("Dm2"))
     rec = _recombination_step(st, rl)
     halves, notes = _delivered_half_spectra(st, rec, rl)
     maps, fs, local_res = _final_maps(st, rec, halves, rl)
     tmp, written = _write_maps_step(st, rec, maps, fs, local_res, rl)
     assessment = _assessment_step(st, written, notes, rl)
     results = _results(st, rec, assessment, tmp, rl)
+    if st.meta.get("model"):
+        results["model"] = _model_outputs_step(st, standard, written, tmp, rl)
+        results["outputs"] = {k: OUTPUTS[k] for k in list(tmp) + ["results", "log"]}
     _publish(st, tmp, results, rl)
     return results
+
+
+def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, rl) -> dict:
+    """With a model: the standard (model-free) map beside the model-based one, the composite
+    model, and map-model FSC of the refined models against the ORIGINAL half maps."""
+    with rl.step("model-free map for comparison"):
+        rec = recombine(standard.O1, standard.O2, standard.D1, standard.D2, standard.shells,
+                        full_map=standard.O_full)
+        halves, _ = _delivered_half_spectra(standard, rec, RunLog(None))
+        maps, fs, local_res = _final_maps(standard, rec, halves, RunLog(None))
+        extra, _ = _write_maps_step(standard, rec, maps, fs, None, RunLog(None),
+                                    names=("denmod_map",),
+                                    rename={"denmod_map": "denmod_map_no_model"})
+        tmp.update(extra)
+        v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
+                             maps["denmod_half_map_1"], maps["denmod_half_map_2"],
+                             st.meta["voxel_size"], st.meta, st.params.threads)
+        rl(f"model-free density modification (denmod_map_no_model.mrc, consult it for any "
+           f"specific density): {v.whole.resolution_full_after:.2f} A whole box, "
+           f"{v.inside.resolution_full_after:.2f} A inside the molecule")
+    with rl.step("composite model"):
+        ctx = _ModelContext(st.dir, st.meta)
+        model = ctx.model()
+        n = st.meta["model"]["copies"]
+        copies = {h: [models.load_copy(ctx.copy_path(h, k), model) for k in range(n)]
+                  for h in (1, 2)}
+        composite = models.composite_model(model, copies[1] + copies[2],
+                                           st.dir / "out_composite_model.cif")
+        tmp["composite_model"] = st.dir / "out_composite_model.cif"
+        fsc_figures = _map_model_fsc(ctx, model, copies, composite, written)
+        for line in fsc_figures.pop("log"):
+            rl(line)
+    halves = [_read_json(st.dir / f"model_half{h}.json") for h in (1, 2)]
+    return {"path": st.meta["model"]["path"], "copies_per_half": n,
+            "no_model": {"after_corrected": v.whole.resolution_full_after,
+                         "after_envelope": v.inside.resolution_full_after,
+                         "verdict": v.verdict},
+            "map_model_fsc": fsc_figures,
+            "refinement": {f"half_map_{h}": halves[h - 1]["copies"] for h in (1, 2)},
+            "target": {f"half_map_{h}": halves[h - 1]["target"] for h in (1, 2)},
+            "target_applied": "near the models only (at least 3 models with density), "
+                              "per shell by weights estimated against the other original "
+                              "half map"}
+
+
+def _map_model_fsc(ctx, model, copies, composite, written) -> dict:
+    """Map-model FSC = 0.5 (A) in the analysed box: the models of half h against the OTHER
+    original half map (the honest figure: those models never saw it) and against their own
+    (inflated by fitting its noise), and the composite model against each."""
+    from .model_map import model_density
+    F = {h: rfft(written[f"original_half_map_{h}"]) for h in (1, 2)}
+    out, lines = {}, []
+    for h in (1, 2):
+        mean_h = models.composite_model(model, copies[h])
+        M = rfft(model_density(mean_h, ctx.shape, ctx.voxel, ctx.start))
+        other = resolution_at(fsc(M, F[3 - h], ctx.shells), ctx.shells, 0.5)
+        own = resolution_at(fsc(M, F[h], ctx.shells), ctx.shells, 0.5)
+        out[f"models_of_half_{h}_vs_other_half"] = other
+        out[f"models_of_half_{h}_vs_own_half"] = own
+        lines.append(f"models of half map {h}: map-model FSC = 0.5 at {other:.2f} A against "
+                     f"the other (independent) half map, {own:.2f} A against their own")
+    M = rfft(model_density(composite, ctx.shape, ctx.voxel, ctx.start))
+    for h in (1, 2):
+        out[f"composite_vs_half_{h}"] = resolution_at(fsc(M, F[h], ctx.shells), ctx.shells,
+                                                      0.5)
+    out["log"] = lines
+    return out
 
 
 @dataclass
@@ -611,6 +827,8 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
                          geometric_scaling=p.geometric_scaling,
                          spectral_profile=spectral_profile(shells) if p.spectral_scaling
                          else None)
+        # Held below 8 A like the sharpening: keep the molecule's low-resolution shape.
+        fs = hold_low_resolution(fs, shells)
         if p.blur_by_resolution:
             fs = fs * b_factor_scale(shells, 2.0 * st.resolution)
         scale = shells.expand(fs)
@@ -657,8 +875,13 @@ def _full_map_spectrum(st: _FinishState, rec, H) -> np.ndarray:
     return F * st.shells.expand(ratio)
 
 
-def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl) -> tuple:
-    """Write the maps into the input box (temporary names in the state directory).
+MAP_OUTPUTS = ("denmod_map", "initial_map", "denmod_half_map_1", "denmod_half_map_2")
+
+
+def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_OUTPUTS,
+                     rename=None) -> tuple:
+    """Write the maps into the input box (temporary names in the state directory); ``rename``
+    ({name: output name}) writes a map under another output's name.
 
     Returns ({name: temporary path}, {name: boxed array as written}) - the latter, cut back
     to the analysed box, is what the assessment compares, exactly as ``resolvecryoem
@@ -688,7 +911,7 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl) -> tuple:
         if box:
             big_shells = Shells.for_box(h[0].shape, info.voxel_size)
             spectra = {"avg": rfft(0.5 * (h[0] + h[1]), threads)}
-        for name in ("denmod_map", "initial_map", "denmod_half_map_1", "denmod_half_map_2"):
+        for name in names:
             boxed_map = maps[name]
             if box:
                 t, which = filters[name]
@@ -700,8 +923,9 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl) -> tuple:
                 written[name] = boxing.cut(full_map, box)
             else:
                 full_map = written[name] = boxed_map
-            tmp[name] = st.dir / ("out_" + OUTPUTS[name])
-            mapio.write_map(tmp[name], full_map.astype(np.float32), info)
+            key = (rename or {}).get(name, name)
+            tmp[key] = st.dir / ("out_" + OUTPUTS[key])
+            mapio.write_map(tmp[key], full_map.astype(np.float32), info)
         if local_res is not None:
             # Outside the analysed box there is no local estimate: the overall resolution.
             res_map = boxing.paste(local_res, np.full(h[0].shape, st.resolution, np.float32),
@@ -728,8 +952,7 @@ def _assessment_step(st: _FinishState, written, notes, rl) -> dict:
         for note in notes:
             rl(f"note: {note}")
         if v.verdict == SUSPECT:
-            rl.warn(f"the delivered half maps are not independent of the other original half "
-                    f"map: {v.reason}")
+            rl.warn(f"no figure of this run can be trusted: {v.reason}")
         elif v.verdict == MADE_WORSE or w.resolution_full_after > d_before + 0.05 or \
                 (i.resolution_before is not None
                  and i.resolution_full_after > i.resolution_before + 0.05):
@@ -763,6 +986,7 @@ def _results(st: _FinishState, rec, assessment, tmp, rl) -> dict:
                         after_envelope=i.resolution_full_after,
                         definitions=RESOLUTION_DEFINITIONS),
         b_iso=meta["b_iso"],
+        independence=meta["independence"],
         verdict={"verdict": v.verdict, "reason": v.reason, "summary": v.summary(),
                  "whole": w.verdict, "inside": i.verdict, "notes": assessment["notes"]},
         r_values={"definition": R_VALUE_DEFINITION,
@@ -802,8 +1026,7 @@ def _publish(st: _FinishState, tmp, results, rl):
     mapio.atomic_write_text(st.dir / "out_results.json", json.dumps(results, indent=1))
     mapio.atomic_write_text(st.dir / "out_log", log_text)
     tmp = dict(tmp, results=st.dir / "out_results.json", log=st.dir / "out_log")
-    for name, path in tmp.items():
-        os.replace(path, out / OUTPUTS[name])
+    publish.publish(out, {OUTPUTS[name]: path for name, path in tmp.items()})
     shutil.rmtree(st.dir, ignore_errors=True)
 
 
@@ -819,21 +1042,64 @@ def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | 
     try:
         modify_half(state, 1, log=log)
         modify_half(state, 2, log=log)
+        units = model_units(state)
+        if units:
+            _run_units(refine_model, state, units, params, log)
+            for half in (1, 2):
+                model_half(state, half, log=log)
         return finish(state, log=log)
     except BaseException:
-        shutil.rmtree(state, ignore_errors=True)
+        abandon(state)
         raise
 
 
+def _run_units(fn, state, units, params, log):
+    """Independent units of work: side by side in processes (as many as params.nproc, or
+    every core), one FFT thread each; or one after the other in this process."""
+    workers = min(len(units), params.threads)
+    if workers <= 1:
+        for u in units:
+            fn(state, *u, log=log)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    # fork: the units need nothing but the state directory, and a caller's script without a
+    # __main__ guard would be run again by spawn.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as ex:
+        for lines in ex.map(_unit_in_process, [(fn, state, u) for u in units]):
+            for line in lines:
+                (log or (lambda _: None))(line)
+
+
+def _unit_in_process(job) -> list:
+    fn, state, unit = job
+    lines = []
+    fn(state, *unit, log=lines.append, threads=1)
+    return lines
+
+
+def abandon(state_dir) -> None:
+    """Remove the state of a run that failed or was interrupted after :func:`prepare`
+    (temporary outputs included), and the output folder if the run created it and nothing
+    else is in it.  Published outputs of an earlier run are not touched."""
+    state = Path(state_dir)
+    try:
+        created = bool(_read_json(state / "meta.json").get("created_output_dir"))
+    except (OSError, ValueError):
+        created = False
+    _remove_state(state, created)
+
+
+def _remove_state(state: Path, created_out: bool) -> None:
+    shutil.rmtree(state, ignore_errors=True)
+    out = state.parent
+    if created_out and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
 # ---------------------------------------------------------------------------------------------
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_json(path, obj):
     mapio.atomic_write_text(path, json.dumps(obj, indent=1, default=_json_default))
 

@@ -39,6 +39,27 @@ def shell_rms(F: np.ndarray, shells: Shells) -> np.ndarray:
     return np.sqrt(np.maximum(power(F, shells), 0.0))
 
 
+def match_shell_rms(F: np.ndarray, rms_target: np.ndarray, shells: Shells) -> np.ndarray:
+    """F scaled in place, shell by shell, to the rms amplitudes ``rms_target``.
+
+    Shells where F is zero (beyond the density-modification resolution the recombined map
+    can be empty) take the factor of the nearest non-empty shell: their coefficients stay 0
+    whatever the factor, but :meth:`Shells.expand` interpolates factors between shell
+    centres, and rms_target / 0 would leak into the last non-empty shell and overflow (seen
+    as an overflow warning in fsc.power on a 112x96x80 map).
+    """
+    rms = shell_rms(F, shells)
+    target = np.asarray(rms_target, dtype=np.float64)
+    ok = rms > 1e-6 * max(float(target.max()), 1e-30)
+    factor = np.zeros_like(target)
+    if ok.any():
+        idx = np.arange(len(rms))
+        factor[ok] = target[ok] / rms[ok]
+        factor[~ok] = np.interp(idx[~ok], idx[ok], factor[ok])  # ends: nearest valid
+    F *= shells.expand(factor)
+    return F
+
+
 def fit_overall_b(rms: np.ndarray, shells: Shells, resolution_A: float) -> float:
     """Overall B (A^2) of a map from its shell rms amplitudes, by a Wilson-like fit.
 
@@ -177,5 +198,4 @@ def final_scale(rms_final: np.ndarray, cc_ref: np.ndarray, rms_target: np.ndarra
         target = np.sqrt(np.maximum(target, 0.0) * flat)
     if spectral_profile is not None:
         target = target * spectral_profile
-    return hold_low_resolution(weight * target / np.where(rms_final > 0, rms_final, np.inf),
-                               shells)
+    return weight * target / np.where(rms_final > 0, rms_final, np.inf)

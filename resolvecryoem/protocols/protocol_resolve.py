@@ -13,7 +13,7 @@ import sys
 import pyworkflow.protocol.params as params
 import pyworkflow.utils as pwutils
 from pwem.constants import SCIPION_SYM_NAME, SYM_CYCLIC
-from pwem.objects import FSC, SetOfFSCs, Transform, Volume
+from pwem.objects import FSC, AtomStruct, SetOfFSCs, Transform, Volume
 from pwem.protocols import ProtAnalysis3D
 from pyworkflow import BETA
 from pyworkflow.constants import QUEUE_FOR_JOBS
@@ -53,7 +53,8 @@ class ProtResolveCryoEM(ProtAnalysis3D):
     _label = "resolve cryo-EM density modification"
     _devStatus = BETA
     _possibleOutputs = {"outputVolume": Volume, "outputFSCs": SetOfFSCs,
-                        "outputInitialVolume": Volume, "outputLocalResolution": Volume}
+                        "outputInitialVolume": Volume, "outputLocalResolution": Volume,
+                        "outputVolumeNoModel": Volume, "outputModel": AtomStruct}
     stepsExecutionMode = STEPS_PARALLEL
 
     # --------------------------------------------------------------------------------------
@@ -125,9 +126,12 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                         "the symmetry group.")
         g = form.addGroup("Model")
         g.addParam("inputModel", params.PointerParam, pointerClass="AtomStruct",
-                   allowsNull=True, label="Atomic model (not available yet)",
-                   help="Model-based density modification is not available yet: leave "
-                        "empty. The form refuses a model.")
+                   allowsNull=True, label="Atomic model (optional)",
+                   help="Model-based density modification: 8 randomised copies of this "
+                        "model are refined against each half map (16 independent steps), "
+                        "and the density-modified maps are moved toward them where they "
+                        "agree. The model-free map is kept as a second output: consult it "
+                        "for any specific density (the model biases the map toward itself).")
 
         form.addSection(label="Density modification")
         placed = set(_INPUT_FIELDS) | set(FROM_ELSEWHERE)
@@ -171,6 +175,15 @@ class ProtResolveCryoEM(ProtAnalysis3D):
         p = self._insertFunctionStep(self.prepareStep, prerequisites=[c])
         halves = [self._insertFunctionStep(self.modifyHalfStep, i, prerequisites=[p])
                   for i in (1, 2)]
+        if self.inputModel.get() is not None:
+            # One step per (half map, copy), each needing only its own half's result; then
+            # one composite step per half map.
+            from ..core.models import N_COPIES
+            halves = [self._insertFunctionStep(
+                self.modelHalfStep, i, prerequisites=[
+                    self._insertFunctionStep(self.refineModelStep, i, k,
+                                             prerequisites=[halves[i - 1]])
+                    for k in range(N_COPIES)]) for i in (1, 2)]
         f = self._insertFunctionStep(self.finishStep, prerequisites=halves)
         self._insertFunctionStep(self.createOutputStep, prerequisites=[f])
 
@@ -194,11 +207,23 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                 args += [flag, _path(ptr.get())]
         if self.symmetryFile.get():
             args += ["--symmetry-file", self.symmetryFile.get()]
+        if self.inputModel.get() is not None:
+            args += ["--model", self.inputModel.get().getFileName()]
         self._runStage("prepare", args, os.path.join(self._getStateDir(), "meta.json"))
 
     def modifyHalfStep(self, which):
         self._runStage(f"half{which}", ["half", self._getStateDir(), str(which)],
                        os.path.join(self._getStateDir(), f"half{which}.json"))
+
+    def refineModelStep(self, which, copy):
+        self._runStage(f"model{which}_{copy}", ["model", self._getStateDir(), str(which),
+                                                str(copy)],
+                       os.path.join(self._getStateDir(),
+                                    f"model_half{which}_copy{copy}.json"))
+
+    def modelHalfStep(self, which):
+        self._runStage(f"model_half{which}", ["model-half", self._getStateDir(), str(which)],
+                       os.path.join(self._getStateDir(), f"model_half{which}.json"))
 
     def finishStep(self):
         self._runStage("finish", ["finish", self._getStateDir()],
@@ -248,11 +273,18 @@ class ProtResolveCryoEM(ProtAnalysis3D):
         local = os.path.join(out, OUTPUTS["local_resolution"])
         if os.path.exists(local):
             outputs["outputLocalResolution"] = self._newVolume(local, src)
+        no_model = os.path.join(out, OUTPUTS["denmod_map_no_model"])
+        if os.path.exists(no_model):
+            outputs["outputVolumeNoModel"] = self._newVolume(no_model, src)
+            model = AtomStruct(filename=os.path.join(out, OUTPUTS["composite_model"]))
+            model.setVolume(vol)
+            outputs["outputModel"] = model
         self._defineOutputs(**outputs)
         # The maps share the half maps' frame (same box, origin and sampling).
         halves = ["inputVolume"] if self.useHalfMapsFromVolume else ["inputHalf1", "inputHalf2"]
         for name in halves:
-            for key in ("outputVolume", "outputInitialVolume", "outputLocalResolution"):
+            for key in ("outputVolume", "outputInitialVolume", "outputLocalResolution",
+                        "outputVolumeNoModel"):
                 if key in outputs:
                     self._defineTransformRelation(getattr(self, name), outputs[key])
         for ptr in self._inputPointers():
@@ -418,9 +450,6 @@ class ProtResolveCryoEM(ProtAnalysis3D):
         except InputError as e:
             errors.append(str(e))
             p = None
-        if self.inputModel.get() is not None:
-            errors.append("Model-based density modification (atomic model input) is not "
-                          "available yet.")
         if self.symmetryFile.get():
             try:
                 read_ncs_spec(self.symmetryFile.get())

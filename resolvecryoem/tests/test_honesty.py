@@ -86,6 +86,7 @@ def test_shared_noise_is_reported_and_identical_maps_are_refused(case, tmp_path)
     h2 = _write(tmp_path, case, "s2", case.half_map_2 + shared)
     res = run(h1, h2, tmp_path / "out", seq_file=case.paths["sequence"], log=None)
     assert any("not independent" in w for w in res["warnings"])
+    assert res["verdict"]["verdict"] == SUSPECT
     near = _write(tmp_path, case, "n2", case.half_map_1 +
                   1e-3 * sd * rng.standard_normal(case.truth.shape))
     with pytest.raises(InputError, match="not independent"):
@@ -122,7 +123,8 @@ def test_verdict_on_noise_makes_no_resolution_claim(case):
 
 def test_masked_average_is_not_called_density_modification(case):
     o1, o2 = case.half_map_1, case.half_map_2
-    env = molecule_envelope(_avg(case), case.voxel_size, 3.5, 0.7)
+    env = molecule_envelope(o1, o2, case.voxel_size, 3.5, 0.7)
+    assert np.corrcoef(env.ravel(), case.envelope.ravel())[0, 1] > 0.6
     v = verdict_from_maps(o1, o2, o1 * env, o2 * env, case.voxel_size, envelope=env)
     assert v.whole.verdict == HELPED  # flattening wins the whole-box score by itself ...
     assert v.verdict != HELPED        # ... but not inside the molecule
@@ -145,3 +147,38 @@ def test_results_and_verdict_command_agree(case, tmp_path):
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["verdict"]["verdict"] == v.verdict == HELPED
     assert saved["resolution"]["after_corrected"] == pytest.approx(v.resolution_full_after)
+    # the outputs offered again as input half maps: no longer independent
+    again = run(tmp_path / "out" / "denmod_half_map_1.mrc",
+                tmp_path / "out" / "denmod_half_map_2.mrc", tmp_path / "again",
+                seq_file=case.paths["sequence"], log=None)
+    assert any("not independent" in w for w in again["warnings"])
+    assert again["verdict"]["verdict"] == SUSPECT
+
+
+def test_compare_can_say_no_significant_difference(case, tmp_path):
+    from resolvecryoem.core.fourier import Shells, irfft, rfft
+    from resolvecryoem.core.simulate import bundled_model
+    from resolvecryoem.core.validation import compare
+    avg = _avg(case)
+    shells = Shells.for_box(avg.shape, case.voxel_size)
+    sharpened = irfft(rfft(avg) * shells.expand(np.exp(40 * shells.s ** 2 / 4)), avg.shape)
+    a = _write(tmp_path, case, "a", avg)
+    for other in (_write(tmp_path, case, "same", avg), _write(tmp_path, case, "sharp",
+                                                                sharpened)):
+        r = compare(a, other, model=bundled_model())
+        assert r["better"] is None, r["evidence"]
+    # a clearly better map is still found
+    from resolvecryoem.core.simulate import simulate_half_maps
+    _, _, signal = simulate_half_maps(case.truth, case.voxel_size, 3.5, seed=4)
+    better = _write(tmp_path, case, "better", 0.5 * (avg + signal))
+    assert compare(a, better, model=bundled_model())["better"] == "b"
+
+
+def test_compare_score_of_a_map_does_not_depend_on_its_partner(case, tmp_path):
+    from resolvecryoem.core.simulate import bundled_model
+    from resolvecryoem.core.validation import compare
+    a = _write(tmp_path, case, "a", _avg(case))
+    scores = {compare(a, _write(tmp_path, case, f"p{i}", p),
+                      model=bundled_model())["map_model_resolution_a_envelope"]
+              for i, p in enumerate((case.half_map_1, case.truth, 3 * case.half_map_2))}
+    assert len(scores) == 1, scores

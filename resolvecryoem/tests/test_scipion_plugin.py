@@ -1,5 +1,6 @@
 """The Scipion plugin in real headless projects: import, run, outputs, chaining, validation,
 discovery, viewers. Environment from the repository's root conftest.py."""
+import json
 import os
 import tempfile
 from datetime import datetime
@@ -205,7 +206,7 @@ class TestResolveCryoEMProtocol(BaseTest):
                                pdbFile=str(bundled_model()))
         self.launchProtocol(pdb)
         prot = self._resolve(inputModel=pdb.outputPdb)
-        self.assertTrue(any("not available yet" in e for e in prot.validate()))
+        self.assertEqual(prot.validate(), [])
         # a mask of another box
         mask_path = os.path.join(self.dataDir, "small_mask.mrc")
         mapio.write_map(mask_path, np.ones((40, 40, 40), np.float32),
@@ -220,6 +221,22 @@ class TestResolveCryoEMProtocol(BaseTest):
         prot = self._resolve()
         prot.inputSequence.set(Sequence(name="empty", sequence=""))
         self.assertTrue(any("is empty" in e for e in prot.validate()), prot.validate())
+
+    def test_model_based_run_has_one_step_per_copy_and_both_maps(self):
+        pdb = self.newProtocol(ProtImportPdb, inputPdbData=ProtImportPdb.IMPORT_FROM_FILES,
+                               pdbFile=str(bundled_model()))
+        self.launchProtocol(pdb)
+        prot = self._resolve(inputModel=pdb.outputPdb, numberOfThreads=3)
+        self.launchProtocol(prot)
+        for name in ("outputVolume", "outputVolumeNoModel", "outputModel", "outputFSCs"):
+            self.assertTrue(hasattr(prot, name), name)
+        self.assertTrue(os.path.exists(prot.outputModel.getFileName()))
+        steps = [s.funcName.get() for s in prot.loadSteps()]
+        self.assertEqual(steps.count("refineModelStep"), 16)
+        self.assertEqual(steps.count("modelHalfStep"), 2)
+        with open(prot._getExtraPath("resolvecryoem", "results.json")) as fh:
+            results = json.load(fh)
+        self.assertEqual(len(results["model"]["refinement"]["half_map_1"]), 8)
 
     def test_half_map_checks_before_the_run(self):
         p = self.case.paths
