@@ -180,11 +180,19 @@ class DensityModificationParams:
                "box) and -0.04 A (inside), i.e. slightly better.")
     blur_by_resolution: bool = _p(
         False, "Blur the final map slightly, by B = 2 x resolution A^2.")
+    final_solvent_flattening: bool = _p(
+        True, "Set the solvent of the final map to its mean outside a soft mask (the "
+              "molecule region dilated by about 2.5 x resolution). Off: the solvent keeps the "
+              "part of the original maps' noise that the recombination passes on. The "
+              "density-modified half maps are flattened with the same mask.")
 
-    # --- options whose core is not built yet ------------------------------------------------
+    # --- models ------------------------------------------------------------------------------
     density_modify_with_model: bool = _p(
-        False, "Model-based density modification with automatically generated models "
-               "(not available yet).")
+        False, "Model-based density modification with models built automatically (when no "
+               "model file is given): 8 variants of each density-modified half map, a model "
+               "built into each and refined against that half map only. Recommended at "
+               "about 3.5 A or better; at resolutions the builder cannot use it says so and "
+               "keeps the standard result.")
     symmetry: Optional[str] = _p(
         None, "Point-group symmetry not used in the reconstruction, averaged in density "
               "modification: C<n>, D<n> (2-fold along x), Dy<n> (along y), T, O or I, about "
@@ -220,9 +228,6 @@ class DensityModificationParams:
                                  f"{getattr(self, f.name)!r}")
         if self.resolution is not None and self.dm_resolution is not None:
             check_dm_resolution(self.dm_resolution, self.resolution)
-        if self.density_modify_with_model:
-            raise InputError("density_modify_with_model: model-based density modification "
-                             "is not available yet")
         if self.symmetry is not None and not isinstance(self.symmetry, str):
             raise InputError(f"symmetry must be a symbol such as C2 or D7, got "
                              f"{self.symmetry!r}")

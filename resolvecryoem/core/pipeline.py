@@ -31,7 +31,8 @@ from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import DensityHistogram, density_histograms, flat_histogram
 from .likelihood import map_phasing, r_value
-from .masking import local_rms, mask_from_file, probabilistic_mask
+from .masking import (final_solvent_mask, flatten_solvent, local_rms, mask_from_file,
+                      noise_scale, normalise_noise, probabilistic_mask, signal_estimate)
 from .params import DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
@@ -109,6 +110,8 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             meta["model"] = _model_check_step(model, meta, params, state, rl)
             meta["inputs"]["model"] = str(Path(model).resolve())
             meta["input_sha256"]["model"] = checks.file_sha256(model)
+        elif params.density_modify_with_model:
+            meta["model"] = _auto_model_step(meta, rl)
     except BaseException:
         _remove_state(state, created_out)
         raise
@@ -135,10 +138,11 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
     independence = _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
-    solvent_h, molecule_h = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl)
+    solvent_h, molecule_h, s_noise = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule,
+                                                     res["used"], params.threads, rl)
     with rl.step("saving state"):
         arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=res.pop("half_fsc"),
-                      sharpen_scale=scale, hist_centres=solvent_h.centres,
+                      sharpen_scale=scale, noise_scale=s_noise, hist_centres=solvent_h.centres,
                       hist_solvent=solvent_h.density, hist_molecule=molecule_h.density)
         if O_full is not None:
             arrays["O_full"] = O_full
@@ -315,7 +319,8 @@ def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
         rms_avg = shell_rms(avg_F * aniso, shells)
         del avg_F
         scale = half_map_sharpening_scale(rms_avg, shells, res["b_iso"], res["used"],
-                                          params.density_modify_unsharpened_maps)
+                                          params.density_modify_unsharpened_maps,
+                                          res["half_fsc"])
         S = shells.expand(scale) * aniso
         O1 = (F1 * S).astype(np.complex64)
         O2 = (F2 * S).astype(np.complex64)
@@ -340,7 +345,8 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
             p_molecule = mask_from_file(mb, shells, resolution, threads)
             rl("molecule region from the mask file")
         else:
-            lrms = local_rms(rho_full, shells, MASK_RADIUS_RATIO * resolution, threads)
+            lrms = local_rms(signal_estimate(0.5 * (O1 + O2), res["half_fsc"], shells, threads),
+                             shells, MASK_RADIUS_RATIO * resolution, threads)
             p_molecule = probabilistic_mask(lrms, f_boxed)
             rl(f"probabilistic molecule mask from local rms (radius "
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
@@ -384,20 +390,27 @@ def shared_noise(b1, b2, p_molecule, shells: Shells, threads: int = 1) -> tuple:
     return float(np.sum(c[outer] * n) / n.sum()), float(1.0 / np.sqrt(n.sum() / 2.0))
 
 
-def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl) -> tuple:
+def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, resolution, threads,
+                    rl) -> tuple:
+    """(solvent and molecule histograms, local noise scale s(x)) (ALGORITHM.md section 4)."""
     with rl.step("density histograms"):
         # Noise of one half map, filtered like the maps used in density modification:
-        # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
-        diff = (O1 - O2) * keep
-        n = float(np.prod(shells.shape))
-        var_half = 0.5 * float(shells.sum_products(diff)[1:].sum()) / n ** 2
+        # var(rho1 - rho2) = 2 sigma_half^2; the noise is not stationary, so the maps are
+        # normalised by its local level s(x) (1 in the molecule) and so is everything below.
+        diff = irfft((O1 - O2) * keep, shells.shape, threads)
+        s_noise = noise_scale(diff, p_molecule, shells, MASK_RADIUS_RATIO * resolution,
+                              threads)
+        diff /= s_noise
+        var_half = 0.5 * float(np.mean(diff * diff, dtype=np.float64))
         del diff
-        solvent_h, molecule_h = density_histograms(rho_full, p_molecule,
-                                                   np.sqrt(0.5 * var_half))
+        w_s = 1.0 - p_molecule
+        mu = float(np.sum(w_s * rho_full, dtype=np.float64) / max(np.sum(w_s), 1e-30))
+        solvent_h, molecule_h = density_histograms(normalise_noise(rho_full, s_noise, mu),
+                                                   p_molecule, np.sqrt(0.5 * var_half))
         rl(f"solvent histogram mean {solvent_h.mean():.3g} sd "
            f"{np.sqrt(solvent_h.variance()):.3g}; molecule mean {molecule_h.mean():.3g} sd "
            f"{np.sqrt(molecule_h.variance()):.3g}; half-map noise sd {np.sqrt(var_half):.3g}")
-    return solvent_h, molecule_h
+    return solvent_h, molecule_h, s_noise
 
 
 def _symmetry_operators(meta, params) -> list:
@@ -469,6 +482,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     O_i = np.load(state / f"O{which}.npy")
     O_j = np.load(state / f"O{3 - which}.npy")
     p_molecule = np.load(state / "p_molecule.npy")
+    s_noise = np.load(state / "noise_scale.npy")
     solvent = DensityHistogram(np.load(state / "hist_centres.npy"),
                                np.load(state / "hist_solvent.npy"))
     molecule = DensityHistogram(solvent.centres, np.load(state / "hist_molecule.npy"))
@@ -493,7 +507,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
                                               start_boxed) if ops else None
             D, terms = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
-                                   target=target)
+                                   target=target, noise_scale=s_noise)
             del target, rho
             r = r_value(O_i, D, r_select)
             r_values.append(r)
@@ -538,6 +552,28 @@ def _model_check_step(model, meta, params, state, rl) -> dict:
             "atoms": int(m.atoms.n), "residues": int(n_res)}
 
 
+# Automatic models need side chains' worth of detail: beyond this the builder traces too
+# little (ALGORITHM.md section 10; the manual recommends about 3.5 A or better).
+AUTO_MODEL_MAX_RESOLUTION_A = 4.5
+
+
+def _auto_model_step(meta, rl) -> dict | None:
+    """Plan the automatic models, or say why there will be none (the standard result is
+    then delivered)."""
+    d = meta["resolution"]["used"]
+    if d > AUTO_MODEL_MAX_RESOLUTION_A:
+        rl.warn(f"density_modify_with_model: at {d:.2f} A the builder cannot trace a main "
+                f"chain (needs {AUTO_MODEL_MAX_RESOLUTION_A} A or better); no models are "
+                f"built and the standard result is delivered")
+        return None
+    n_res = models.building.residues_from_volume(meta["molecular_volume_A3"])
+    rl(f"density_modify_with_model: {models.N_COPIES} models per half map, each built into "
+       f"its own variant of that half map's density-modified map (resolution cut-off, "
+       f"sharpening, blurring) and refined against it; at most {n_res} residues each "
+       f"(from the molecular volume)")
+    return {"auto": True, "copies": models.N_COPIES, "residues": n_res}
+
+
 def model_units(state_dir) -> list:
     """The (half, copy) refinements of a run with a model ([] without one): independent units
     of work (Scipion steps or queue jobs), each run by :func:`refine_model`."""
@@ -552,7 +588,7 @@ class _ModelContext:
 
     def __init__(self, state: Path, meta: dict, model_path=None):
         self.state, self.meta = Path(state), meta
-        self.model_path = model_path or meta["model"]["path"]
+        self.model_path = model_path or (meta.get("model") or {}).get("path")
         self.voxel = np.asarray(meta["voxel_size"])
         self.shape = tuple(meta["boxed_shape"])
         lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
@@ -565,6 +601,10 @@ class _ModelContext:
 
     def operators(self, params) -> list:
         return _symmetry_operators(self.meta, params)
+
+    @property
+    def auto(self) -> bool:
+        return bool(self.meta["model"].get("auto"))
 
     def model(self):
         """The model as checked at the start (symmetry-expanded), without the map check."""
@@ -588,21 +628,54 @@ class _ModelContext:
     def copy_path(self, half: int, copy: int) -> Path:
         return self.state / f"model_half{half}_copy{copy}.cif"
 
+    def copies(self, half: int) -> tuple:
+        """(Model, [RefinedCopy]) of half ``half``.  Built models each have their own atoms:
+        the Model then carries one Structure per copy."""
+        paths = [self.copy_path(half, k) for k in range(self.meta["model"]["copies"])]
+        if not self.auto:
+            model = self.model()
+            return model, [models.load_copy(p, model) for p in paths]
+        structures, copies = [], []
+        for p in paths:
+            if p.exists():
+                st = models.structure.read_structure(p)
+                m = models.Model(st, models.structure.atoms_of(st), str(p), [])
+                structures.append(st)
+                copies.append(models.load_copy(p, m))
+        if len(copies) < 3:
+            raise InputError(f"density_modify_with_model: only {len(copies)} of half map "
+                             f"{half}'s variants gave a model (3 are needed); the map does "
+                             f"not support automatic building - run without it")
+        return models.Model(structures, None, f"built models of half map {half}", []), copies
+
 
 def refine_model(state_dir, half: int, copy: int, log=print, threads=None) -> dict:
     """One randomised copy of the model refined against half map ``half`` ALONE (its
     density-modified half map from stage 2); written to the state directory.  ``threads``
     overrides the run's FFT threads (units side by side use one each)."""
     ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
+    marker = ctx.copy_path(half, copy).with_suffix(".json")
+    if not ctx.meta.get("model"):
+        # A step planned before prepare decided against models (e.g. resolution too poor
+        # for the builder): nothing to do, and it says so.
+        _write_json(marker, {"skipped": "no models in this run"})
+        return {}
     if threads is not None:
         ctx.params = dataclasses.replace(ctx.params, nproc=threads)
     rl = RunLog(log)
     with rl.step(f"half map {half}: model {copy + 1}/{ctx.meta['model']['copies']}"):
         C, _ = ctx.standard_half(half)
-        c = models.refine_one(ctx.model(), irfft(C, ctx.shape), ctx.voxel, ctx.start,
+        if ctx.auto:
+            model = _build_model(ctx, C, copy, rl)
+            if model is None:
+                _write_json(marker, {"skipped": "the builder found no chain"})
+                return {}
+        else:
+            model = ctx.model()
+        c = models.refine_one(model, irfft(C, ctx.shape), ctx.voxel, ctx.start,
                               ctx.meta["resolution"]["used"], half, copy,
                               threads=ctx.params.threads)
-        models.save_copy(ctx.copy_path(half, copy), ctx.model(), c)
+        models.save_copy(ctx.copy_path(half, copy), model, c)
         f = c.figures
         rl(f"half map {half} model {copy + 1}: map correlation {f['map_correlation']:.3f}, "
            f"rmsd from start {f['rmsd_from_start_A']:.2f} A, bond rmsd "
@@ -610,16 +683,42 @@ def refine_model(state_dir, half: int, copy: int, log=print, threads=None) -> di
     return c.figures
 
 
+# Variants of a half map that the builder traces (reference: "changing the resolution
+# cutoff, spectral_scaling, and blurring of the map"): (cut-off / resolution, B in A^2; a
+# negative B sharpens).
+AUTO_MODEL_VARIANTS = [(1.0, 0.0), (1.0, 20.0), (1.1, -10.0), (1.1, 10.0), (1.0, -20.0),
+                       (1.2, 0.0), (0.9, 10.0), (1.1, 30.0)]
+
+
+def _build_model(ctx: _ModelContext, C, copy: int, rl):
+    """Model ``copy`` of a half map: built into variant ``copy`` of its density-modified
+    half map (spectrum C), or None when the variant supports no chain."""
+    cut, b = AUTO_MODEL_VARIANTS[copy % len(AUTO_MODEL_VARIANTS)]
+    d = ctx.meta["resolution"]["used"]
+    variant = irfft(C * lowpass(ctx.shells, max(cut * d, 2.0 * float(ctx.voxel.max())))
+                    * ctx.shells.expand(np.exp(-b * ctx.shells.s ** 2 / 4)), ctx.shape)
+    st, figures = models.building.build_model(variant, ctx.voxel, ctx.start, d,
+                                              n_residues_max=ctx.meta["model"]["residues"],
+                                              seed=copy, pseudo_atoms=False)
+    rl(f"built model {copy + 1} (cut-off {cut * d:.2f} A, B {b:+.0f} A^2): "
+       f"{figures['residues']} residues in {figures['fragments']} fragments")
+    if figures["residues"] < 4:
+        rl.warn(f"model {copy + 1}: the builder found no chain in this variant; skipped")
+        return None
+    return models.Model(st, models.structure.atoms_of(st), f"built model {copy + 1}", [])
+
+
 def model_half(state_dir, half: int, log=print) -> dict:
     """Half ``half``'s composite: its density-modified half map moved toward the mean of its
     own refined models, per shell by weights estimated against the OTHER original half map,
     locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``."""
     ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
+    if not ctx.meta.get("model"):
+        _write_json(ctx.state / f"model_half{half}.json", {"skipped": "no models in this run"})
+        return {}
     rl = RunLog(log)
     with rl.step(f"half map {half}: model target and composite"):
-        model = ctx.model()
-        copies = [models.load_copy(ctx.copy_path(half, k), model)
-                  for k in range(ctx.meta["model"]["copies"])]
+        model, copies = ctx.copies(half)
         C, w = ctx.standard_half(half)
         keep = lowpass(ctx.shells, ctx.meta["resolution"]["dm_resolution"])
         Dm, target, stats = models.model_half_map(
@@ -690,18 +789,29 @@ def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, 
            f"{v.inside.resolution_full_after:.2f} A inside the molecule")
     with rl.step("composite model"):
         ctx = _ModelContext(st.dir, st.meta)
-        model = ctx.model()
         n = st.meta["model"]["copies"]
-        copies = {h: [models.load_copy(ctx.copy_path(h, k), model) for k in range(n)]
-                  for h in (1, 2)}
-        composite = models.composite_model(model, copies[1] + copies[2],
-                                           st.dir / "out_composite_model.cif")
+        pairs = {h: ctx.copies(h) for h in (1, 2)}
+        if ctx.auto:
+            # Built models share no atoms: the one that fits its half map best stands for
+            # them (a mean over different traces would mean nothing).
+            best = max(((m_st, c) for h in (1, 2) for m_st, c in
+                        zip(pairs[h][0].structure, pairs[h][1])),
+                       key=lambda sc: sc[1].figures.get("map_correlation", 0))
+            composite = models.structure.with_coordinates(best[0], best[1].xyz,
+                                                          occ=best[1].occ)
+            models.structure.write_structure(composite, st.dir / "out_composite_model.cif")
+            fsc_figures = _map_model_fsc(ctx, pairs, composite, written)
+        else:
+            model = pairs[1][0]
+            composite = models.composite_model(model, pairs[1][1] + pairs[2][1],
+                                               st.dir / "out_composite_model.cif")
+            fsc_figures = _map_model_fsc(ctx, pairs, composite, written)
         tmp["composite_model"] = st.dir / "out_composite_model.cif"
-        fsc_figures = _map_model_fsc(ctx, model, copies, composite, written)
         for line in fsc_figures.pop("log"):
             rl(line)
     halves = [_read_json(st.dir / f"model_half{h}.json") for h in (1, 2)]
-    return {"path": st.meta["model"]["path"], "copies_per_half": n,
+    return {"path": st.meta["model"].get("path"), "automatic": ctx.auto,
+            "copies_per_half": n,
             "no_model": {"after_corrected": v.whole.resolution_full_after,
                          "after_envelope": v.inside.resolution_full_after,
                          "verdict": v.verdict},
@@ -713,16 +823,17 @@ def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, 
                               "half map"}
 
 
-def _map_model_fsc(ctx, model, copies, composite, written) -> dict:
+def _map_model_fsc(ctx, pairs, composite, written) -> dict:
     """Map-model FSC = 0.5 (A) in the analysed box: the models of half h against the OTHER
     original half map (the honest figure: those models never saw it) and against their own
     (inflated by fitting its noise), and the composite model against each."""
     from .model_map import model_density
     F = {h: rfft(written[f"original_half_map_{h}"]) for h in (1, 2)}
     out, lines = {}, []
+    from .models.ensemble import ensemble
     for h in (1, 2):
-        mean_h = models.composite_model(model, copies[h])
-        M = rfft(model_density(mean_h, ctx.shape, ctx.voxel, ctx.start))
+        model, copies = pairs[h]
+        M = rfft(ensemble(model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean)
         other = resolution_at(fsc(M, F[3 - h], ctx.shells), ctx.shells, 0.5)
         own = resolution_at(fsc(M, F[h], ctx.shells), ctx.shells, 0.5)
         out[f"models_of_half_{h}_vs_other_half"] = other
@@ -911,6 +1022,13 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
         if box:
             big_shells = Shells.for_box(h[0].shape, info.voxel_size)
             spectra = {"avg": rfft(0.5 * (h[0] + h[1]), threads)}
+        flat = None
+        if st.params.final_solvent_flattening:
+            m = final_solvent_mask(st.load("p_molecule"), shells, st.resolution, threads)
+            flat = boxing.paste(m, np.zeros(h[0].shape, np.float32), box) if box else m
+            rl(f"solvent of the final maps flattened outside a soft mask (molecule region "
+               f"dilated by about {2.5 * st.resolution:.1f} A; {m.mean():.2f} of the analysed "
+               f"box), the same for both half maps")
         for name in names:
             boxed_map = maps[name]
             if box:
@@ -920,9 +1038,13 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
                 ti = np.interp(big_shells.s_grid, shells.s, t).astype(np.float32)
                 full_map = boxing.paste(boxed_map, irfft(spectra[which] * ti, h[0].shape,
                                                          threads), box)
-                written[name] = boxing.cut(full_map, box)
             else:
-                full_map = written[name] = boxed_map
+                full_map = boxed_map
+            if flat is not None and name != "initial_map":
+                # The same mask for both halves and their average: still a map of each
+                # half's own data, and the delivered map is still their average.
+                full_map = flatten_solvent(full_map, flat)
+            written[name] = boxing.cut(full_map, box) if box else full_map
             key = (rename or {}).get(name, name)
             tmp[key] = st.dir / ("out_" + OUTPUTS[key])
             mapio.write_map(tmp[key], full_map.astype(np.float32), info)

@@ -175,7 +175,7 @@ class ProtResolveCryoEM(ProtAnalysis3D):
         p = self._insertFunctionStep(self.prepareStep, prerequisites=[c])
         halves = [self._insertFunctionStep(self.modifyHalfStep, i, prerequisites=[p])
                   for i in (1, 2)]
-        if self.inputModel.get() is not None:
+        if self.inputModel.get() is not None or self.densityModifyWithModel.get():
             # One step per (half map, copy), each needing only its own half's result; then
             # one composite step per half map.
             from ..core.models import N_COPIES

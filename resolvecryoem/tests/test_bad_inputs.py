@@ -93,7 +93,6 @@ CASES = [
     ("sequence-beyond-box", H + ["--seq-file", "{sequence}", "--copies", "200"],
      "times the box of"),
     ("model-unreadable", H + SEQ + ["--model", "{sequence}"], "cannot read the atomic model"),
-    ("auto-model", H + SEQ + ["--density-modify-with-model"], "not available yet"),
     # symmetry
     ("symmetry-symbol", H + SEQ + ["--symmetry", "Q2"], "symmetry 'Q2'"),
     ("symmetry-zero", H + SEQ + ["--symmetry", "C0"], "symmetry C0"),

@@ -109,3 +109,27 @@ def test_model_outside_the_map_is_refused_naming_the_file(case, tmp_path, capsys
     with pytest.raises(InputError, match="nothing.cif"):
         pipeline.run(case.paths["half_map_1"], case.paths["half_map_2"], tmp_path / "o2",
                      seq_file=case.paths["sequence"], model=tmp_path / "nothing.cif", log=None)
+
+
+def test_automatic_models_help_and_report_what_they_built(case, tmp_path):
+    out = tmp_path / "auto"
+    res = pipeline.run(case.paths["half_map_1"], case.paths["half_map_2"], out,
+                       DensityModificationParams(density_modify_with_model=True),
+                       seq_file=case.paths["sequence"], log=None)
+    assert res["model"]["automatic"]
+    refined = res["model"]["refinement"]["half_map_1"]
+    assert len(refined) >= 3 and all(c["map_correlation"] > 0.3 for c in refined)
+    with_models = _truth(case, out / "denmod_map.mrc")
+    standard = _truth(case, out / "denmod_map_no_model.mrc")
+    assert with_models < standard + 0.02, (with_models, standard)
+    assert (out / "composite_model.cif").exists()
+
+
+def test_automatic_models_fall_back_at_poor_resolution(tmp_path):
+    poor = example_case(tmp_path / "in", box=40, resolution_A=6.0, seed=1)
+    res = pipeline.run(poor.paths["half_map_1"], poor.paths["half_map_2"], tmp_path / "out",
+                       DensityModificationParams(density_modify_with_model=True),
+                       seq_file=poor.paths["sequence"], log=None)
+    assert any("cannot trace" in w for w in res["warnings"])
+    assert "model" not in res
+    assert not (tmp_path / "out" / "composite_model.cif").exists()
