@@ -38,6 +38,8 @@ from .ensemble import Ensemble
 
 # Floor of sigma_D^2 as a fraction of the signal power: no shell is trusted as exact.
 SIGMA_FLOOR = 0.05
+# Exponent of the local map-target correlation in the target's confidence.
+AGREEMENT_POWER = 4.0
 # P_model below this: the target is off (variance 1/tiny).
 _OFF = 1e-6
 
@@ -86,10 +88,19 @@ class HalfTarget:
     var_shells: float
     var_local: np.ndarray
     figures: dict
+    agreement: np.ndarray | None = None  # local correlation of tau with rho_i
+    typical_agreement: float = 1.0       # its median in the model region
 
-    def confidence(self) -> np.ndarray:
-        """Local confidence in the target, 0..1: var_shells / (var_shells + var_local)."""
-        return (self.var_shells / (self.var_shells + self.var_local)).astype(np.float32)
+    def confidence(self, power: float | None = None) -> np.ndarray:
+        """Local confidence in the target, 0..1: var_shells / (var_shells + var_local),
+        times the local correlation of target and map (clipped at 0) to the ``power``
+        (AGREEMENT_POWER): where the models sit beside the density, not in it, the target
+        fades."""
+        c = self.var_shells / (self.var_shells + self.var_local)
+        p = AGREEMENT_POWER if power is None else power
+        if self.agreement is not None and p > 0:
+            c = c * np.clip(self.agreement / self.typical_agreement, 0.0, 1.0) ** p
+        return c.astype(np.float32)
 
 
 def half_target(ens: Ensemble, rho_i: np.ndarray, stats: ShellStatistics, shells: Shells,
@@ -127,7 +138,22 @@ def half_target(ens: Ensemble, rho_i: np.ndarray, stats: ShellStatistics, shells
                    mean_var_models=float(np.mean(var_models[region])) if region.any() else 0,
                    mean_excess=float(np.mean(excess[region])) if region.any() else 0,
                    rms_tau=float(np.sqrt(np.mean(tau[region] ** 2))) if region.any() else 0)
-    return HalfTarget(tau, var_eff.astype(np.float32), p, var0, var_local, figures)
+    agreement = local_correlation(tau, rho_i, 0.5 * sigma_vox)
+    typical = float(np.median(agreement[region])) if region.any() else 1.0
+    figures["median_agreement"] = typical
+    return HalfTarget(tau, var_eff.astype(np.float32), p, var0, var_local, figures, agreement,
+                      max(typical, 1e-3))
+
+
+def local_correlation(a: np.ndarray, b: np.ndarray, sigma_vox) -> np.ndarray:
+    """Correlation of two maps in a Gaussian window (sigma in voxels, per axis) at every
+    voxel, from Gaussian-filtered moments."""
+    g = lambda x: ndimage.gaussian_filter(x, sigma_vox)  # noqa: E731
+    ma, mb = g(a), g(b)
+    cab = g(a * b) - ma * mb
+    va = np.maximum(g(a * a) - ma * ma, 0.0)
+    vb = np.maximum(g(b * b) - mb * mb, 0.0)
+    return (cab / np.sqrt(np.maximum(va * vb, 1e-30))).astype(np.float32)
 
 
 def composite_half_map(C_i: np.ndarray, target: HalfTarget, stats: ShellStatistics,
