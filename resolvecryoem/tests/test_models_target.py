@@ -72,3 +72,12 @@ def test_target_confidence_drops_where_models_and_map_disagree():
                                                             np.median(at[~sel]))
     # The likelihood form: var / P_model is huge where the target does not apply.
     assert np.all(t.var[t.p_model == 0] > 1e3 * t.var_shells)
+
+
+def test_map_model_fsc_of_half_1_models_against_each_half():
+    m, copies, shells, truth, h1, h2, voxel, start = _setup()
+    own, d_own = stage.model_map_fsc(m, copies, rfft(h1), h1.shape, voxel, start)
+    other, d_other = stage.model_map_fsc(m, copies, rfft(h2), h1.shape, voxel, start)
+    assert np.all(np.abs(own) <= 1) and 2.0 < d_other < 8.0
+    # The models were refined against half 1: they agree with it at least as well.
+    assert np.mean(own[1:]) >= np.mean(other[1:]) - 0.01

@@ -15,7 +15,9 @@ Units of work, each independent and serialisable:
    in the four-map recombination (pipeline ``finish``), whose weights, estimated against the
    other ORIGINAL half map, decide how far it is trusted.  :func:`composite_target` gives the
    target alone, also in the form likelihood.map_phasing(target=(tau, var)) accepts.
-4. :func:`composite_model` - one model summarising all copies (mean coordinates, per-atom B
+4. :func:`model_map_fsc` - map-model FSC of a half's models against a map (the other
+   original half map for the honest figure).
+5. :func:`composite_model` - one model summarising all copies (mean coordinates, per-atom B
    from their spread, mean occupancy), written as mmCIF.
 """
 from __future__ import annotations
@@ -54,12 +56,15 @@ def load_model(model, rho, voxel_size, start_A, resolution_A, operators=None,
     """Read (PDB/mmCIF), filter, expand by symmetry operators (x' = R x + t; a model of the
     unique part), check it lies in the map's box (InputError naming the file, the offset and
     the hint that fixes a frame/origin mix-up) and warn when it fits the map poorly.
-    ``rho``: the map to judge the fit by (e.g. the half-map average), (z, y, x)."""
+    ``rho``: the map to judge the fit by (e.g. the half-map average), (z, y, x); None skips
+    the checks (a later step reloading a model already checked)."""
     name = name or str(model)
     st = _st.read_structure(model, name)
     if operators:
         st = _st.expand_symmetry(st, operators)
     atoms = _st.atoms_of(st)
+    if rho is None:
+        return Model(st, atoms, name, [])
     _st.check_fits_box(atoms.xyz, rho.shape, voxel_size, start_A, name, origin_field_A)
     warnings = []
     cc = _st.fit_correlation(atoms.xyz, atoms.z, rho, voxel_size, start_A, resolution_A)
@@ -176,6 +181,19 @@ def model_half_map(model: Model, copies: list, C_i: np.ndarray, shape, O_1: np.n
     shells = Shells.for_box(shape, voxel_size)
     comp = composite_half_map(C_i, target, stats, cc_i, shells, keep, trust, threads)
     return comp, target, stats
+
+
+def model_map_fsc(model: Model, copies: list, F: np.ndarray, shape, voxel_size, start_A
+                  ) -> tuple:
+    """(FSC curve, resolution at FSC = 0.5) of the mean density of ``copies`` against a map
+    spectrum ``F`` (rfftn of a map of ``shape``).  Pass the OTHER original half map for the
+    honest figure (half 1's models against half 2): against its own half map a model's fit
+    to that half's noise inflates the FSC."""
+    from ..fsc import fsc, resolution_at
+    shells = Shells.for_box(shape, voxel_size)
+    ens = ensemble(model.structure, copies, shape, voxel_size, start_A)
+    curve = fsc(rfft(ens.mean), F, shells)
+    return curve, resolution_at(curve, shells, 0.5)
 
 
 def composite_model(model: Model, copies: list, path=None) -> gemmi.Structure:
