@@ -35,7 +35,7 @@ from . import structure as _st
 from .ensemble import ensemble
 from .refinement import RefinedCopy, prepare_map, refine_copy  # noqa: F401 (API)
 from .restraints import distance_restraints, nonbonded_pairs
-from .target import HalfTarget, composite_half_map, half_target, shell_statistics
+from .target import composite_half_map, half_target, shell_statistics
 
 N_COPIES = 8
 SHIFT_A = 0.3

@@ -14,7 +14,11 @@ Real-space error variance at a voxel: the shell sum of sigma_D^2 within the
 density-modification resolution, concentrated in the model region (the model's error lives
 where the model is), raised by the variance among the D-scaled models at that voxel and by
 the local excess of (rho_i - tau)^2 over its mean in the region (where model and map
-disagree).  How the target is used (measured on 1AKE at 3.5 A, benchmarks/model_bench.py): as a
+disagree); the target's local confidence also falls as (local CC(tau, rho_i) / its median in
+the region)^AGREEMENT_POWER where that correlation is below typical (models beside the
+density rather than in it: a displaced segment).
+
+How the target is used (measured on 1AKE and 5ME2 at 3.5 A, benchmarks/model_bench.py): as a
 composite half map (:func:`composite_half_map`: the density-modified half map moved towards
 the target per shell by the Wiener weight of the two estimates' errors, locally by the
 target's confidence), which then stands for half i's density-modified coefficients in the
