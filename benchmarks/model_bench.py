@@ -189,7 +189,8 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
         # half's is the honest one).
         for j in (1, 2):
             figs.setdefault("model_fsc05", {})[f"models_{i}_vs_half_{j}"] = \
-                stage.model_map_fsc(model, copies, O[j], shape, voxel, start)[1]
+                stage.model_map_fsc(model, copies, O[j], shape, voxel, start,
+                                    density=target.model_mean)[1]
         np.save(state / f"D{i}.npy", Dm)
         (state / f"half{i}.json").write_text(json.dumps(
             {"r_values": [], "timings": {}, "log": []}))

@@ -183,16 +183,18 @@ def model_half_map(model: Model, copies: list, C_i: np.ndarray, shape, O_1: np.n
     return comp, target, stats
 
 
-def model_map_fsc(model: Model, copies: list, F: np.ndarray, shape, voxel_size, start_A
-                  ) -> tuple:
+def model_map_fsc(model: Model, copies: list, F: np.ndarray, shape, voxel_size, start_A,
+                  density=None) -> tuple:
     """(FSC curve, resolution at FSC = 0.5) of the mean density of ``copies`` against a map
     spectrum ``F`` (rfftn of a map of ``shape``).  Pass the OTHER original half map for the
     honest figure (half 1's models against half 2): against its own half map a model's fit
-    to that half's noise inflates the FSC."""
+    to that half's noise inflates the FSC.  ``density``: that mean density when already
+    computed (HalfTarget.model_mean); ``copies`` is then not used."""
     from ..fsc import fsc, resolution_at
     shells = Shells.for_box(shape, voxel_size)
-    ens = ensemble(model.structure, copies, shape, voxel_size, start_A)
-    curve = fsc(rfft(ens.mean), F, shells)
+    if density is None:
+        density = ensemble(model.structure, copies, shape, voxel_size, start_A).mean
+    curve = fsc(rfft(density), F, shells)
     return curve, resolution_at(curve, shells, 0.5)
 
 

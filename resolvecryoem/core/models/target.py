@@ -94,6 +94,7 @@ class HalfTarget:
     figures: dict
     agreement: np.ndarray | None = None  # local correlation of tau with rho_i
     typical_agreement: float = 1.0       # its median in the model region
+    model_mean: np.ndarray | None = None  # the models' mean density (before D(s))
 
     def confidence(self, power: float | None = None) -> np.ndarray:
         """Local confidence in the target, 0..1: var_shells / (var_shells + var_local),
@@ -146,7 +147,7 @@ def half_target(ens: Ensemble, rho_i: np.ndarray, stats: ShellStatistics, shells
     typical = float(np.median(agreement[region])) if region.any() else 1.0
     figures["median_agreement"] = typical
     return HalfTarget(tau, var_eff.astype(np.float32), p, var0, var_local, figures, agreement,
-                      max(typical, 1e-3))
+                      max(typical, 1e-3), ens.mean)
 
 
 def local_correlation(a: np.ndarray, b: np.ndarray, sigma_vox) -> np.ndarray:
