@@ -19,6 +19,16 @@ Units of work, each independent and serialisable:
    original half map for the honest figure).
 5. :func:`composite_model` - one model summarising all copies (mean coordinates, per-atom B
    from their spread, mean occupancy), written as mmCIF.
+
+Wiring into the pipeline (as benchmarks/model_bench.py does it by hand): after the standard
+run's modify_half for both halves, with the state's O1, O2, D1, D2 (boxed, sharpened):
+W_i = recombination.half_weights(O_i, O_j, D_i, shells); C_i = W_i.apply(O_i, D_i, shells)
+(the standard density-modified half map); copies_i = refine_copies(model, irfft(C_i), ...)
+(or refine_one per (half, copy) as separate steps); D_i' = model_half_map(model, copies_i,
+C_i, shape, O1, O2, i, W_i.cc_ref, voxel, boxed start, resolution, keep)[0]; then finish with
+D_i' in place of D_i.  The standard run's finish (before the swap) gives
+denmod_map_no_model.mrc.  Coordinates are in the input's frame: the boxed map's start is the
+input start plus box.lower x voxel.
 """
 from __future__ import annotations
 
