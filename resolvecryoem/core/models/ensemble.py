@@ -67,12 +67,14 @@ def near_mask(xyz: np.ndarray, shape, voxel_size, start_A, near_A: float) -> np.
 def ensemble(st: gemmi.Structure, copies: list, shape, voxel_size, start_A,
              near_A: float = 3.0, min_models: int = 3, b_atom: float = B_ATOM,
              soft_A: float = 2.0) -> Ensemble:
-    """Densities of the copies, and where at least ``min_models`` of them are present."""
+    """Densities of the copies, and where at least ``min_models`` of them are present.
+    ``st``: the Structure the copies share, or one Structure per copy (built models)."""
     shape = tuple(int(n) for n in shape)
     maps = np.empty((len(copies),) + shape, np.float32)
     count = np.zeros(shape, np.int16)
-    for k, c in enumerate(copies):
-        maps[k] = copy_density(st, c, shape, voxel_size, start_A, b_atom)
+    structures = st if isinstance(st, (list, tuple)) else [st] * len(copies)
+    for k, (s, c) in enumerate(zip(structures, copies)):
+        maps[k] = copy_density(s, c, shape, voxel_size, start_A, b_atom)
         count += near_mask(c.xyz[c.occ >= MIN_OCCUPANCY], shape, voxel_size, start_A, near_A)
     region = (count >= min(min_models, len(copies))).astype(np.float32)
     if soft_A > 0:
