@@ -10,11 +10,13 @@ FSC(map, truth) = 0.5 inside the molecular envelope; mean density (in units of t
 inside the envelope) at the phantom atoms, at the displaced segment's wrong and true
 positions; correlation with the truth around the missing segment; times.
 
-The pipeline does not call the model stage yet, so this script runs it by hand: the standard
-run's stages (prepare, modify_half, finish), then for each half map: copies refined against
-its density-modified half map, the composite target, density-modification cycles with that
-target (likelihood.map_phasing(target=...) + per-half recombination, as modify_half does) and
-the pipeline's finish.
+By default (route composite) the stage is run by hand from the standard run's stages
+(prepare, modify_half, finish): for each half map, copies refined against its
+density-modified half map and the composite half map (stage.model_half_map) in place of its
+map-phasing coefficients in finish; route likelihood puts the target into map phasing
+instead (likelihood.map_phasing(target=...) cycles, as modify_half does with symmetry).
+``--route pipeline`` runs the program itself with the model instead
+(resolvecryoem.core.pipeline.run(..., model=...)), standard run included in its time.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from resolvecryoem.core.model_map import model_envelope  # noqa: E402
 from resolvecryoem.core.models import stage  # noqa: E402
 from resolvecryoem.core.models import structure as mst  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
-from resolvecryoem.core.pipeline import finish, modify_half, prepare  # noqa: E402
+from resolvecryoem.core.pipeline import finish, modify_half, prepare, run  # noqa: E402
 from resolvecryoem.core.recombination import half_weights  # noqa: E402
 from resolvecryoem.core.sharpening import lowpass, shell_rms  # noqa: E402
 
@@ -146,6 +148,8 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     the standard density-modified half map, then finish (measured for comparison).
     """
     t0 = time.perf_counter()
+    if route == "pipeline":
+        return _pipeline_run(work, params, model_path, paths, tag, t0)
     voxel = np.asarray(meta["voxel_size"])
     shape = tuple(meta["boxed_shape"])
     lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
@@ -203,6 +207,20 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     return dm, figs
 
 
+def _pipeline_run(work, params, model_path, paths, tag, t0):
+    """The program as a user runs it with --model (its standard run included in the time;
+    models.N_COPIES copies per half map whatever --copies says)."""
+    res = run(paths[0], paths[1], work / tag, params, model=model_path, log=lambda *_: None)
+    seconds = time.perf_counter() - t0
+    dm, _ = mapio.read_map(work / tag / "denmod_map.mrc")
+    m = res["model"]
+    ref = {i: m["refinement"][f"half_map_{i}"] for i in (1, 2)}
+    fsc05 = {k: v for k, v in m["map_model_fsc"].items() if isinstance(v, float)}
+    return dm, {"seconds": seconds, "refinement": ref, "model_fsc05": fsc05,
+                "seconds_refinement": sum(f["seconds"] for i in (1, 2) for f in ref[i]),
+                "target": {i: m["target"][f"half_map_{i}"] for i in (1, 2)}}
+
+
 def _likelihood_cycles(C, O_i, O_j, target, arrays, params, shells, keep, shape):
     """Density-modification cycles with the model target in the likelihood (as modify_half
     does them with the symmetry target); returns the last map-phasing coefficients."""
@@ -229,8 +247,10 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     ap.add_argument("--save", action="store_true",
                     help="also write benchmarks/results/model_bench_<model>_<route>.md")
-    ap.add_argument("--route", choices=("composite", "likelihood"), default="composite",
-                    help="how the model target enters (see model_run)")
+    ap.add_argument("--route", choices=("composite", "likelihood", "pipeline"),
+                    default="composite",
+                    help="how the model target enters (see model_run); pipeline: the "
+                         "program's own run with --model")
     args = ap.parse_args(argv)
     work = Path(args.out or (HERE / "cache" / "model_bench"))
     if work.exists():

@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import InputError
 from ..fourier import Shells, irfft, rfft
 from . import structure as _st
-from .ensemble import ensemble
+from .ensemble import B_ATOM, ensemble
 from .refinement import RefinedCopy, prepare_map, refine_copy  # noqa: F401 (API)
 from .restraints import distance_restraints, nonbonded_pairs
 from .target import composite_half_map, half_target, shell_statistics
@@ -208,14 +208,17 @@ def model_map_fsc(model: Model, copies: list, F: np.ndarray, shape, voxel_size, 
     return curve, resolution_at(curve, shells, 0.5)
 
 
-def composite_model(model: Model, copies: list, path=None) -> gemmi.Structure:
-    """One model: mean coordinates over all copies, per-atom B = 8 pi^2 <u^2> from their
-    spread (<u^2> the mean square displacement from the mean, over x, y, z), occupancy the
-    mean of the copies'.  Written as mmCIF at ``path`` when given."""
+def composite_model(model: Model, copies: list, path=None, b_base: float = B_ATOM
+                    ) -> gemmi.Structure:
+    """One model: mean coordinates over all copies, per-atom B = b_base + 8 pi^2 <u^2> / 3
+    from their spread (<u^2> the mean square displacement from the mean, over x, y, z; b_base
+    the B every copy's density was computed with, so the composite's density is comparable
+    and its sharpest atoms do not alias on the map's grid), occupancy the mean of the
+    copies'.  Written as mmCIF at ``path`` when given."""
     xyz = np.stack([c.xyz for c in copies])
     mean = xyz.mean(0)
     msd = np.mean(np.sum((xyz - mean) ** 2, axis=2), axis=0)
-    b = 8 * np.pi ** 2 * msd / 3.0
+    b = b_base + 8 * np.pi ** 2 * msd / 3.0
     occ = np.mean([c.occ for c in copies], axis=0)
     st = _st.with_coordinates(model.structure, mean, b=b, occ=occ)
     if path is not None:
