@@ -44,13 +44,16 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
     not log-concave, and a positive curvature would turn the Newton step uphill).
 
     ``target`` (optional): (tau, var) a target map and its error variance, e.g. the average
-    of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.
+    of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.  ``var``
+    may be a map (a model target: var / P_model, huge where the target does not apply).
     ``with_g=False`` skips g itself (the Newton step needs only g' and <g''>; ``g`` is None).
     Evaluated in pieces of CHUNK_VOXELS voxels; the result does not depend on the piece size.
     """
     rho_f, w_f = rho.reshape(-1), p_molecule.reshape(-1)
     tau_f, inv_var = (None, None) if target is None else (
-        target[0].reshape(-1), np.float32(1.0 / target[1]))
+        target[0].reshape(-1), np.float32(1.0) / np.asarray(target[1], np.float32))
+    if inv_var is not None and inv_var.ndim:
+        inv_var = inv_var.reshape(-1)
     shared = np.array_equal(solvent.centres, molecule.centres)
     ts, tm = solvent.tables(), molecule.tables()
     g1_out = np.empty(rho_f.size, np.float32)
@@ -70,11 +73,12 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
         if with_g:
             g = np.log(den)
         if target is not None:
-            d = (r - tau_f[sl]) * inv_var
+            iv = inv_var[sl] if inv_var.ndim else inv_var
+            d = (r - tau_f[sl]) * iv
             if with_g:
                 g -= w * (r - tau_f[sl]) * d * np.float32(0.5)
             g1 -= w * d
-            g2 -= w * inv_var
+            g2 -= w * iv
         g1_out[sl] = g1
         if with_g:
             g_out[sl] = g
