@@ -54,7 +54,8 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
     not log-concave, and a positive curvature would turn the Newton step uphill).
 
     ``target`` (optional): (tau, var) a target map and its error variance, e.g. the average
-    of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.
+    of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.  ``var``
+    may be a map (a model target: var / P_model, huge where the target does not apply).
     ``with_g=False`` skips g itself (the Newton step needs only g' and <g''>; ``g`` is None).
     Evaluated in pieces of CHUNK_VOXELS voxels; the result does not depend on the piece size.
     """
