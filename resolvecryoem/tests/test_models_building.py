@@ -91,6 +91,10 @@ def test_deterministic_for_a_seed_and_bounded_by_the_sequence(adk_3A, adk_build)
     st, fig = build_model(avg, voxel, start, 3.0, n_residues_max=214, seed=0)
     xyz = np.vstack(ca_chains(st))
     np.testing.assert_array_equal(xyz, np.vstack(ca_chains(adk_build[0])))
+    # Another seed samples other directions: another model, as good.
+    st1, _ = build_model(avg, voxel, start, 3.0, n_residues_max=214, seed=1)
+    assert not np.array_equal(np.vstack(ca_chains(st1))[:20], xyz[:20])
+    assert compare_ca(st1, adk_3A[3])["within_3A"] >= 0.8
     st50, fig50 = build_model(avg, voxel, start, 3.0, n_residues_max=50, seed=0)
     assert fig50["residues"] <= 50
     assert sum(len(c) for c in ca_chains(st50)) == fig50["residues"]
