@@ -114,6 +114,9 @@ def test_pure_noise_builds_little():
     noise = ndimage.gaussian_filter(rng.standard_normal((48, 48, 48)), 1.0).astype(np.float32)
     st, fig = build_model(noise, 1.0, (0, 0, 0), 3.0, seed=0)
     assert fig["residues"] <= 10, fig
+    # A residue count does not make it trace noise either.
+    st, fig = build_model(noise, 1.0, (0, 0, 0), 3.0, n_residues_max=100, seed=0)
+    assert fig["residues"] <= 10 and fig["pseudo_atoms"] <= 20, fig
 
 
 def test_non_cubic_box_with_unequal_voxels():

@@ -39,6 +39,7 @@ _CORE_FRACTION = 0.3             # main-chain segments stay inside this fraction
                                  # molecular volume (its densest part)
 _ORIENT_ATOMS = ("O", "CB")        # direction score: density at these atoms
 _ORIENT_SIDE = 1                 # ... plus at 2.5 A along CA -> CB (0: without)
+_NOISE_FLOOR = 4.0               # chain and pseudo-atoms only above this (noise sigmas)
 _HELICES = 1                     # replace helical / extended stretches by ideal ones
 _SEGMENT_FRACTIONS = np.array([0.2, 0.35, 0.5, 0.65, 0.8, 1.0])
 
@@ -352,14 +353,15 @@ def _structure(chains_xyz, pseudo_zyx) -> gemmi.Structure:
 
 
 def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=None,
-                seed=0, pseudo_atoms=True, min_fragment=4):
+                seed=0, pseudo_atoms=True, min_fragment=6):
     """(structure, figures): a poly-alanine model traced into the map, plus pseudo-atoms.
 
     ``map_array`` (z, y, x), ``voxel_size_A`` scalar or (vz, vy, vx), ``origin_A`` (z, y, x)
     coordinate of voxel [0, 0, 0].  ``n_residues_max`` (from the sequence: residues per copy
     times copies) bounds the residues built and sets the molecule threshold; without it the
     builder builds what the density supports (:func:`supported_residues`).  Fragments
-    shorter than ``min_fragment`` residues are dropped.  Deterministic for a ``seed``.
+    shorter than ``min_fragment`` residues are dropped.  Chain and pseudo-atoms go only on
+    density above 4 noise sigmas, so a residue count alone never makes it build on noise.  Deterministic for a ``seed``.
 
     figures: residues (traced), helix_residues and strand_residues (made ideal), fragments,
     pseudo_atoms, threshold_sigma (molecule level in noise sigmas), residue_target (the bound
@@ -376,7 +378,9 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
             "residue_target": n_target, "seconds": round(time.perf_counter() - t0, 2)}
     level = molecule_threshold(z_map, voxel, n_target)
     m = _Map(z_map, voxel, origin)
-    floor = molecule_threshold(z_map, voxel, _CORE_FRACTION * n_target)
+    # Never below a height noise seldom reaches, so that a residue count alone cannot make
+    # the builder trace noise.
+    floor = max(molecule_threshold(z_map, voxel, _CORE_FRACTION * n_target), _NOISE_FLOOR)
     tracer = _Tracer(m, floor=floor, scale=level, seed=seed)
     budget = n_target
     chains = []
@@ -402,7 +406,7 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     pseudo = np.empty((0, 3))
     if pseudo_atoms:
         n_max = n_target * A3_PER_RESIDUE * ATOMS_PER_A3 - len(built)
-        pseudo = _pseudo_atoms(z_map, voxel, origin, level, built, n_max)
+        pseudo = _pseudo_atoms(z_map, voxel, origin, max(level, _NOISE_FLOOR), built, n_max)
     st = _structure(chains, pseudo)
     figures = {"residues": int(n_built), "helix_residues": int(n_helix),
                "strand_residues": int(n_strand),
