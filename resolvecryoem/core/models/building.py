@@ -361,7 +361,8 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     times copies) bounds the residues built and sets the molecule threshold; without it the
     builder builds what the density supports (:func:`supported_residues`).  Fragments
     shorter than ``min_fragment`` residues are dropped.  Chain and pseudo-atoms go only on
-    density above 4 noise sigmas, so a residue count alone never makes it build on noise.  Deterministic for a ``seed``.
+    density above 4 noise sigmas, so a residue count alone never makes it build on noise.
+    Deterministic for a ``seed``; other seeds sample other directions (other models).
 
     figures: residues (traced), helix_residues and strand_residues (made ideal), fragments,
     pseudo_atoms, threshold_sigma (molecule level in noise sigmas), residue_target (the bound
@@ -374,8 +375,9 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     n_target = int(n_residues_max) if n_residues_max else supported_residues(z_map, voxel)
     if n_target < min_fragment:
         return _structure([], np.empty((0, 3))), {
-            "residues": 0, "fragments": 0, "pseudo_atoms": 0, "threshold_sigma": None,
-            "residue_target": n_target, "seconds": round(time.perf_counter() - t0, 2)}
+            "residues": 0, "helix_residues": 0, "strand_residues": 0, "fragments": 0,
+            "pseudo_atoms": 0, "threshold_sigma": None, "residue_target": n_target,
+            "seconds": round(time.perf_counter() - t0, 2)}
     level = molecule_threshold(z_map, voxel, n_target)
     m = _Map(z_map, voxel, origin)
     # Never below a height noise seldom reaches, so that a residue count alone cannot make
@@ -395,9 +397,10 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
             continue
         if _HELICES:
             reg, n_h, n_s = secondary.regularise(ca[:, ::-1])
-            ca = reg[:, ::-1]
-            n_helix += n_h
-            n_strand += n_s
+            if m.inside(reg[:, ::-1]).all():   # else keep the trace: atoms stay in the box
+                ca = reg[:, ::-1]
+                n_helix += n_h
+                n_strand += n_s
         tracer.add(ca)
         chains.append(_orient(m, ca))
         n_built += len(ca)
