@@ -1,6 +1,9 @@
 """Checks of the input maps: errors that stop a run, warnings that explain poor results."""
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 
 from .errors import InputError
@@ -9,6 +12,8 @@ from .mapio import MapInfo
 # A map with more exact zeros than this, or with flat corners, has probably been masked.
 MASKED_ZERO_FRACTION = 0.2
 CORNER = 8
+# A mask must leave at least this fraction of the box as solvent (values below 0.5).
+MIN_MASK_SOLVENT = 0.01
 
 
 def _finite(d, info: MapInfo, what: str):
@@ -66,14 +71,16 @@ def check_half_maps(d1, i1: MapInfo, d2, i2: MapInfo) -> list:
     return warnings
 
 
-def check_same_grid(d, info: MapInfo, ref: MapInfo, what: str) -> None:
-    """A full map or mask must be on the half maps' grid."""
+def check_same_grid(d, info: MapInfo, ref: MapInfo, what: str,
+                    check_voxel: bool = True) -> None:
+    """A full map or mask must be on the half maps' grid (``check_voxel`` False when the voxel
+    size was given by the caller and the headers are not to be trusted)."""
     if what != "mask":  # masks are checked by check_mask (a constant mask is allowed)
         _finite(d, info, what)
     if tuple(d.shape) != tuple(ref.shape):
         raise InputError(f"{info.path}: the {what} has box {tuple(d.shape)[::-1]} (x, y, z), "
                          f"the half maps {tuple(ref.shape)[::-1]}")
-    if not np.allclose(info.voxel_size, ref.voxel_size, rtol=1e-3):
+    if check_voxel and not np.allclose(info.voxel_size, ref.voxel_size, rtol=1e-3):
         raise InputError(f"{info.path}: the {what} has voxel size "
                          f"{np.round(info.voxel_size[::-1], 4).tolist()} A, the half maps "
                          f"{np.round(ref.voxel_size[::-1], 4).tolist()} A")
@@ -89,3 +96,61 @@ def check_mask(d, info: MapInfo) -> None:
                          f"(molecule); this one ranges from {lo:.3g} to {hi:.3g}")
     if hi <= 0:
         raise InputError(f"{info.path}: the mask is empty (no molecule)")
+    solvent = float(np.mean(d < 0.5))
+    if solvent < MIN_MASK_SOLVENT:
+        raise InputError(f"{info.path}: the mask marks {100 * (1 - solvent):.2f}% of the box as "
+                         f"molecule; density modification needs solvent (at least "
+                         f"{100 * MIN_MASK_SOLVENT:g}% of the box below 0.5), whose density "
+                         f"histogram and flatness it uses")
+
+
+# sequence.solvent_fraction clamps to this range; outside it the run works on an assumption.
+SOLVENT_FRACTION_RANGE = (0.05, 0.995)
+
+
+def check_molecular_volume(volume_A3: float, box_volume_A3: float, how: str, box_path) -> list:
+    """InputError when the molecule cannot fit the box; warnings (saying what is assumed)
+    when its solvent fraction falls outside the range the solvent mask is computed for."""
+    lo, hi = SOLVENT_FRACTION_RANGE
+    f = 1.0 - volume_A3 / box_volume_A3
+    if f < 0:
+        raise InputError(
+            f"the molecular volume {volume_A3:.3g} A^3 ({how}) is {volume_A3 / box_volume_A3:.1f} "
+            f"times the box of {box_path} ({box_volume_A3:.3g} A^3): check the sequence, "
+            f"copies or molecular_mass; for a map of part of a larger complex give the "
+            f"sequence of that part, or solvent_fraction")
+    if f < lo:
+        return [f"the molecule ({how}) fills {100 * (1 - f):.1f}% of the box of {box_path}: "
+                f"assumed a solvent fraction of {lo} instead of {f:.3f}. Density "
+                f"modification needs solvent; check the sequence, copies or molecular_mass."]
+    if f > hi:
+        return [f"the molecule ({how}) fills only {100 * (1 - f):.2f}% of the box of "
+                f"{box_path}: assumed a solvent fraction of {hi} instead of {f:.4f}. Check "
+                f"the sequence, copies or molecular_mass."]
+    return []
+
+
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_inputs_unchanged(paths: dict, sha256: dict) -> None:
+    """InputError naming the input when a file recorded at the start of a run ({name: path},
+    {name: SHA-256}) is gone or has changed since: later stages must not combine state from
+    one version of an input with another."""
+    for name, digest in sha256.items():
+        path = paths.get(name)
+        if path is None:
+            continue
+        if not Path(path).is_file():
+            raise InputError(f"{path}: the {name.replace('_', ' ')} was removed since the run "
+                             f"started; run it again from the start")
+        if file_sha256(path) != digest:
+            raise InputError(f"{path}: the {name.replace('_', ' ')} has changed since the run "
+                             f"started (its SHA-256 differs from the one recorded then); run "
+                             f"again from the start")

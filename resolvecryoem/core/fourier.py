@@ -47,6 +47,10 @@ def half_spectrum_multiplicity(shape) -> np.ndarray:
     return m[None, None, :]
 
 
+# Coefficients per slab for Shells.sum / sum_products / expand.
+SLAB_COEFFICIENTS = 1 << 18
+
+
 @dataclass
 class Shells:
     """Resolution shells of a half spectrum, computed once per box and passed along.
@@ -94,10 +98,35 @@ class Shells:
         """Resolution (A) at the centre of each shell."""
         return 1.0 / self.s
 
+    def slabs(self) -> list:
+        """Slices along the first axis of about SLAB_COEFFICIENTS coefficients each: shell
+        sums and expansions go slab by slab, so their temporaries stay small (bincount
+        converts indices and weights to 64 bits: 12 bytes per coefficient at once otherwise)."""
+        per = int(np.prod(self.index.shape[1:]))
+        step = max(1, SLAB_COEFFICIENTS // max(per, 1))
+        return [slice(a, a + step) for a in range(0, self.index.shape[0], step)]
+
     def sum(self, values: np.ndarray) -> np.ndarray:
         """Sum over each shell of a real half-spectrum quantity, Friedel mates included."""
-        w = np.broadcast_to(self.weight, self.index.shape)
-        return np.bincount(self.index.ravel(), weights=(values * w).ravel(), minlength=self.n)
+        values = np.broadcast_to(values, self.index.shape)
+        out = np.zeros(self.n)
+        for sl in self.slabs():
+            out += np.bincount(self.index[sl].ravel(), minlength=self.n,
+                               weights=(values[sl] * self.weight).ravel())
+        return out
+
+    def sum_products(self, A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
+        """Per-shell sum of Re(A conj(B)) (|A|^2 without B), Friedel mates included; slab by
+        slab, with no full-size temporary."""
+        out = np.zeros(self.n)
+        for sl in self.slabs():
+            a = A[sl]
+            b = a if B is None else B[sl]
+            v = a.real * b.real
+            v += a.imag * b.imag
+            v *= self.weight
+            out += np.bincount(self.index[sl].ravel(), weights=v.ravel(), minlength=self.n)
+        return out
 
     def mean(self, values: np.ndarray) -> np.ndarray:
         return self.sum(values) / np.maximum(self.count, 1)
@@ -111,9 +140,11 @@ class Shells:
         """
         per_shell = np.asarray(per_shell, dtype=np.float64)
         width = self.s[1] - self.s[0]
-        x = np.clip(self.s_grid / width - 0.5, 1.0, None)
-        out = np.interp(x.ravel(), np.arange(self.n), per_shell).astype(
-            np.float32).reshape(self.s_grid.shape)
+        centres = np.arange(self.n)
+        out = np.empty(self.s_grid.shape, np.float32)
+        for sl in self.slabs():
+            x = np.clip(self.s_grid[sl] / width - 0.5, 1.0, None)
+            out[sl] = np.interp(x, centres, per_shell)
         out[0, 0, 0] = per_shell[0]
         return out
 

@@ -8,12 +8,12 @@ from .fourier import Shells
 
 def cov(F1: np.ndarray, F2: np.ndarray, shells: Shells) -> np.ndarray:
     """Per-shell covariance: mean over the shell of Re(F1 conj(F2))."""
-    return shells.mean((F1.real * F2.real + F1.imag * F2.imag))
+    return shells.sum_products(F1, F2) / np.maximum(shells.count, 1)
 
 
 def power(F: np.ndarray, shells: Shells) -> np.ndarray:
     """Per-shell mean |F|^2."""
-    return shells.mean(F.real * F.real + F.imag * F.imag)
+    return shells.sum_products(F) / np.maximum(shells.count, 1)
 
 
 def fsc(F1: np.ndarray, F2: np.ndarray, shells: Shells) -> np.ndarray:

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from .errors import InputError
+
 _N_BINS = 512
 _TAIL = 1e-6  # floor of the density relative to its peak: ln p stays finite
+# Fewer voxels (summed weights) than this in a region give no usable histogram.
+MIN_REGION_VOXELS = 50.0
 
 
 @dataclass
@@ -32,19 +36,27 @@ class DensityHistogram:
         d2 = np.gradient(d1, self.step)
         return self.density, d1, d2
 
-    def evaluate(self, rho: np.ndarray, where=None):
+    def tables(self) -> list:
+        """[(value, step to the next bin)] of p, p', p'' as float32, for :meth:`evaluate`."""
+        out = []
+        for tab in self.derivatives():
+            t32 = tab.astype(np.float32)
+            out.append((t32, np.diff(t32, append=t32[-1])))
+        return out
+
+    def evaluate(self, rho: np.ndarray, where=None, tables=None):
         """(p, p', p'') at map values ``rho`` (float32 arrays of rho's shape).
 
         Linear interpolation on the grid; values beyond the grid take the end values.
         ``where`` is a precomputed :func:`grid_position` of rho on the same grid (histograms
-        sharing a grid then share the costly index computation).
+        sharing a grid then share the costly index computation); ``tables`` precomputed
+        :meth:`tables` (for evaluating piece by piece).
         """
         i, t = grid_position(rho, self.centres) if where is None else where
         out = []
-        for tab in self.derivatives():
-            tab = tab.astype(np.float32)
+        for tab, step in (self.tables() if tables is None else tables):
             lo = np.take(tab, i)
-            lo += t * np.take(np.diff(tab, append=tab[-1]), i)
+            lo += t * np.take(step, i)
             out.append(lo)
         return out
 
@@ -85,8 +97,13 @@ def density_histograms(rho: np.ndarray, p_molecule: np.ndarray, added_noise_sd: 
     i = np.clip(((rho.ravel() - edges[0]) / step).astype(np.intp), 0, n_bins - 1)
     pm = p_molecule.ravel()
     out = []
-    for w in (1.0 - pm, pm):
+    for w, region in ((1.0 - pm, "solvent"), (pm, "molecule")):
         h = np.bincount(i, weights=w, minlength=n_bins)
+        if not h.sum() >= MIN_REGION_VOXELS:
+            raise InputError(f"the {region} region of the analysed box is (nearly) empty "
+                             f"({h.sum():.0f} voxels): no {region} density histogram can be "
+                             f"estimated. With a mask file, use one that leaves solvent "
+                             f"inside the boxed region (or turn box_before_analysis off)")
         sd_bins = np.sqrt(smoothing_bins ** 2 + (added_noise_sd / step) ** 2)
         h = gaussian_filter1d(h.astype(np.float64), sd_bins, mode="constant")
         h = np.maximum(h, _TAIL * h.max())

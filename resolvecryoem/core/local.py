@@ -26,31 +26,32 @@ def _bands(shells: Shells, resolution_A: float):
     return list(zip(edges[:-1], edges[1:]))
 
 
-def local_weighting(F: np.ndarray, O1: np.ndarray, O2: np.ndarray, shells: Shells,
+def local_weighting(spectra: list, O1: np.ndarray, O2: np.ndarray, shells: Shells,
                     resolution_A: float, threads: int = 1):
-    """(locally weighted final map (real space, float32), local resolution map in A)."""
+    """([locally weighted map of each spectrum (real space, float32)], local resolution map
+    in A).  The band weights come from the two original half maps and are the same for every
+    spectrum, so weighting each delivered half map and their average agree."""
     shape = shells.shape
     radius = 2.5 * resolution_A
-    out = np.zeros(shape, np.float32)
+    out = [np.zeros(shape, np.float32) for _ in spectra]
     local_res = np.full(shape, np.inf, np.float32)
     for lo, hi in _bands(shells, resolution_A):
         band = ((shells.s_grid >= lo) & (shells.s_grid < hi)).astype(np.float32)
-        f_band = irfft(F * band, shape, threads)
-        if lo == 0.0:  # the lowest band is good everywhere: no local weighting
-            out += f_band
-            continue
-        o1 = irfft(O1 * band, shape, threads)
-        o2 = irfft(O2 * band, shape, threads)
-        c12 = smooth(o1 * o2, shells, radius, threads)
-        p1 = np.maximum(smooth(o1 * o1, shells, radius, threads), 1e-30)
-        p2 = np.maximum(smooth(o2 * o2, shells, radius, threads), 1e-30)
-        cc_local = np.clip(c12 / np.sqrt(p1 * p2), 0.0, 1.0)
-        cc_global = float(np.clip(np.sum(o1 * o2) / np.sqrt(np.sum(o1 * o1) * np.sum(o2 * o2)),
-                                  0.0, 1.0))
-        ref_global = max(float(fsc_ref(np.array([cc_global]))[0]), 1e-3)
-        weight = (fsc_ref(cc_local) / ref_global).astype(np.float32)
-        out += f_band * np.minimum(weight, 3.0)
-        d_band = 1.0 / max(lo, 1e-6)
-        local_res = np.where(cc_local > 0.143, np.minimum(local_res, d_band), local_res)
+        weight = np.float32(1.0)
+        if lo > 0.0:  # the lowest band is good everywhere: no local weighting
+            o1 = irfft(O1 * band, shape, threads)
+            o2 = irfft(O2 * band, shape, threads)
+            c12 = smooth(o1 * o2, shells, radius, threads)
+            p1 = np.maximum(smooth(o1 * o1, shells, radius, threads), 1e-30)
+            p2 = np.maximum(smooth(o2 * o2, shells, radius, threads), 1e-30)
+            cc_local = np.clip(c12 / np.sqrt(p1 * p2), 0.0, 1.0)
+            cc_global = float(np.clip(np.sum(o1 * o2) / np.sqrt(np.sum(o1 * o1) *
+                                                                 np.sum(o2 * o2)), 0.0, 1.0))
+            ref_global = max(float(fsc_ref(np.array([cc_global]))[0]), 1e-3)
+            weight = np.minimum(fsc_ref(cc_local) / ref_global, 3.0).astype(np.float32)
+            d_band = 1.0 / max(lo, 1e-6)
+            local_res = np.where(cc_local > 0.143, np.minimum(local_res, d_band), local_res)
+        for o, F in zip(out, spectra):
+            o += irfft(F * band, shape, threads) * weight
     local_res[~np.isfinite(local_res)] = 3.0 * resolution_A
     return out, local_res

@@ -44,6 +44,15 @@ def map_info(shape, voxel_size, start_A=(0.0, 0.0, 0.0), path="<generated>") -> 
                    origin_field=tuple(float(v) for v in start))
 
 
+def with_voxel_size(info: MapInfo, voxel_size_A) -> MapInfo:
+    """The same map with another voxel size (a recalibrated pixel size): the start in A is
+    the header ORIGIN when set, else NSTART x the new voxel size."""
+    vs = np.broadcast_to(np.asarray(voxel_size_A, dtype=np.float64), (3,)).copy()
+    start = np.asarray(info.origin_field, dtype=np.float64) if any(info.origin_field) \
+        else np.asarray(info.nstart, dtype=np.float64) * vs
+    return MapInfo(info.path, info.shape, vs, start, info.nstart, info.origin_field)
+
+
 def read_map(path, header_only: bool = False) -> tuple:
     """(data float32 (z, y, x), MapInfo) of an MRC/CCP4 file; InputError if unreadable.
 

@@ -10,21 +10,23 @@ can run the two half maps as separate steps or jobs:
 3. :func:`finish` - error model from the four maps, recombination into the full map, corrected
    resolution, final scaling, outputs in the input's box.
 
-:func:`run` chains them.  Every output is first written into the state directory and moved
-into place at the very end, so a failed run leaves nothing half-written behind.
+:func:`run` chains them.  Every output is first written into the state directory and the set
+is moved into place as a whole at the very end (:mod:`publish`), so a failed or interrupted
+run leaves nothing half-written behind and the output folder never holds a mix of two runs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
+import dataclasses
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import boxing, checks, mapio, sequence, symmetry
-from .errors import InputError, NotAvailableError
+from . import boxing, checks, mapio, models, publish, sequence, symmetry
+from .errors import InputError
+from .validation import HELPED, MADE_WORSE, SUSPECT, verdict_from_run
 from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import DensityHistogram, density_histograms, flat_histogram
@@ -34,9 +36,10 @@ from .params import DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
 from .runlog import RunLog
-from .weighting import real_space_weighting, sigma_weighting
+from .weighting import real_space_weighting, sigma_weights
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
-                         half_map_sharpening_scale, lowpass, shell_rms,
+                         half_map_sharpening_scale, hold_low_resolution, lowpass,
+                         match_shell_rms, shell_rms,
                          spectral_profile)
 
 STATE = ".state"
@@ -48,11 +51,25 @@ OUTPUTS = {
     "results": "results.json",
     "log": "resolvecryoem.log",
     "local_resolution": "local_resolution.mrc",  # only with local_sharpening
+    "denmod_map_no_model": "denmod_map_no_model.mrc",  # only with a model
+    "composite_model": "composite_model.cif",  # only with a model
+}
+RESOLUTION_DEFINITIONS = {
+    "half_map_fsc": "half-map FSC = 0.143 in the analysed box, before density modification",
+    "after_corrected": "delivered map (the average of the delivered half maps): where its CC "
+                       "with the truth, 0.5 [cov(C1,O2) + cov(C2,O1)] / sqrt(var C var S), "
+                       "falls below 0.5 (equivalent to half-map FSC 0.143), whole box",
+    "after_cross": "delivered half maps: equivalent half-map FSC FSC(C1,O2) FSC(C2,O1) / "
+                   "FSC(O1,O2) = 0.143",
+    "before_envelope": "as half_map_fsc, inside a molecular envelope made from the maps",
+    "after_envelope": "as after_corrected, inside the same envelope",
 }
 R_VALUE_DEFINITION = ("R = sum|F_o - k F_ML| / sum|F_o| over 0 < |s| <= 1/resolution, F_o the "
                       "sharpened starting half map, F_ML its map-likelihood coefficients, k "
-                      "the least-squares scale; the first cycle's value is the one to compare "
-                      "with the documented 0.25-0.5")
+                      "the least-squares scale. NOT comparable with the reference program's "
+                      "documented 0.25-0.5: ours compares whitened (half-map-sharpened) maps, "
+                      "whose noisy outer shells weigh as much as the strong inner ones, so "
+                      "typical values are 0.55-0.7; use it to compare runs of this program")
 # Radius of the sphere for the local rms, in units of the resolution (ALGORITHM.md section 4).
 MASK_RADIUS_RATIO = 2.0
 
@@ -65,16 +82,18 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             log=print) -> Path:
     """Read, check, box, sharpen, mask; write the state for :func:`modify_half`."""
     params = params or DensityModificationParams()
-    if model is not None:
-        raise NotAvailableError("model-based density modification (a model file) is not "
-                                "available yet")
     out = Path(output_dir)
     state = out / STATE
     rl = RunLog(log)
+    publish.check_output_dir(out, inputs=(half_map_1, half_map_2, seq_file, full_map, mask,
+                                          symmetry_file, model))
     created_out = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
+        for note in publish.recover(out):  # after a run killed outright (SIGKILL)
+            rl(note)
         if state.exists():
+            rl(f"removed the state folder {state} of an unfinished earlier run")
             shutil.rmtree(state)
         state.mkdir()
         if symmetry_file is not None:
@@ -85,12 +104,17 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             Path(symmetry_file).resolve())
         if symmetry_file is not None:
             meta["inputs"]["symmetry_file"] = meta["symmetry_file"]
-            meta["input_sha256"]["symmetry_file"] = _sha256(symmetry_file)
+            meta["input_sha256"]["symmetry_file"] = checks.file_sha256(symmetry_file)
+        if model is not None:
+            meta["model"] = _model_check_step(model, meta, params, state, rl)
+            meta["inputs"]["model"] = str(Path(model).resolve())
+            meta["input_sha256"]["model"] = checks.file_sha256(model)
+        elif params.density_modify_with_model:
+            meta["model"] = _auto_model_step(meta, rl)
     except BaseException:
-        shutil.rmtree(state, ignore_errors=True)
-        if created_out and out.exists() and not any(out.iterdir()):
-            out.rmdir()
+        _remove_state(state, created_out)
         raise
+    meta["created_output_dir"] = created_out
     meta["log"] = rl.lines
     meta["timings"] = rl.timings
     meta["warnings"] = rl.warnings
@@ -99,66 +123,158 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
 
 
 def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
-    threads = params.threads
     rl(f"resolvecryoem density modification; half maps {path1} and {path2}")
-    with rl.step("reading maps"):
-        h1, info = mapio.read_map(path1)
-        h2, info2 = mapio.read_map(path2)
-        for w in checks.check_half_maps(h1, info, h2, info2):
-            rl.warn(w)
-        full = mask_map = None
-        if full_map is not None:
-            full, finfo = mapio.read_map(full_map)
-            checks.check_same_grid(full, finfo, info, "full map")
-        if mask is not None:
-            mask_map, minfo = mapio.read_map(mask)
-            checks.check_same_grid(mask_map, minfo, info, "mask")
-            checks.check_mask(mask_map, minfo)
-    voxel = np.asarray(info.voxel_size, dtype=np.float64)
-    box_volume = float(np.prod(np.asarray(h1.shape) * voxel))
+    maps = _read_inputs(path1, path2, full_map, mask, params.voxel_size, rl)
+    volume = _molecular_volume_step(params, seq_file, maps.info, rl)
+    d_input = _input_box_resolution(maps, params.threads, rl)
+    box, b1, b2, f_boxed = _boxing_step(maps, volume, params, d_input, rl)
+    shells = Shells.for_box(b1.shape, maps.info.voxel_size)
+    F1, F2 = rfft(b1, params.threads), rfft(b2, params.threads)
+    res = _resolution_step(F1, F2, shells, params, path1, rl)
+    O1, O2, O_full, scale = _sharpening_step(F1, F2, shells, res, params, maps.full, box, rl)
+    del F1, F2
+    keep = lowpass(shells, res["dm_resolution"])
+    rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
+                                              f_boxed, params.threads, rl)
+    independence = _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
+    solvent_h, molecule_h = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl)
+    with rl.step("saving state"):
+        arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=res.pop("half_fsc"),
+                      sharpen_scale=scale, hist_centres=solvent_h.centres,
+                      hist_solvent=solvent_h.density, hist_molecule=molecule_h.density)
+        if O_full is not None:
+            arrays["O_full"] = O_full
+        if box is not None:
+            arrays["box_edge_weight"] = box.edge_weight
+        for k, v in arrays.items():
+            np.save(state / f"{k}.npy", v)
     inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
               "full_map": full_map, "mask": mask}
+    info, box_volume = maps.info, maps.info.box_volume_A3
+    b_iso = res.pop("b_iso")
+    return dict(
+        inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
+        input_sha256={k: checks.file_sha256(v) for k, v in inputs.items() if v is not None},
+        parameters=params.to_dict(),
+        box=None if box is None else {"lower": [int(n) for n in box.lower],
+                                      "upper": [int(n) for n in box.upper]},
+        boxed_shape=[int(n) for n in b1.shape],
+        input_shape=[int(n) for n in maps.h1.shape],
+        input_start_A=[float(v) for v in info.start_A],
+        voxel_size=[float(v) for v in info.voxel_size],
+        molecular_volume_A3=volume,
+        solvent_fraction={"input_box": sequence.solvent_fraction(volume, box_volume),
+                          "boxed": f_boxed},
+        resolution=dict(res, half_map_fsc_input_box=d_input),
+        b_iso=b_iso,
+        independence=independence,
+    )
 
+
+@dataclass
+class _Inputs:
+    h1: np.ndarray
+    h2: np.ndarray
+    info: mapio.MapInfo
+    full: np.ndarray | None
+    mask: np.ndarray | None
+
+
+def read_inputs(path1, path2, full_map=None, mask=None, voxel_size=None) -> tuple:
+    """(h1, h2, info, full, mask, warnings): the maps, checked, in one geometry.
+
+    ``voxel_size`` (A) overrides the headers (a recalibrated pixel size, e.g. Scipion's
+    sampling rate); the outputs are then written with it."""
+    h1, info = mapio.read_map(path1)
+    h2, info2 = mapio.read_map(path2)
+    if voxel_size is not None:
+        info, info2 = (mapio.with_voxel_size(i, voxel_size) for i in (info, info2))
+    warnings = checks.check_half_maps(h1, info, h2, info2)
+    full = mask_map = None
+    if full_map is not None:
+        full, finfo = mapio.read_map(full_map)
+        checks.check_same_grid(full, finfo, info, "full map", check_voxel=voxel_size is None)
+    if mask is not None:
+        mask_map, minfo = mapio.read_map(mask)
+        checks.check_same_grid(mask_map, minfo, info, "mask", check_voxel=voxel_size is None)
+        checks.check_mask(mask_map, minfo)
+    return h1, h2, info, full, mask_map, warnings
+
+
+def _read_inputs(path1, path2, full_map, mask, voxel_size, rl) -> _Inputs:
+    with rl.step("reading maps"):
+        h1, h2, info, full, mask_map, warnings = read_inputs(path1, path2, full_map, mask,
+                                                             voxel_size)
+        for w in warnings:
+            rl.warn(w)
+        if voxel_size is not None:
+            rl(f"voxel size {voxel_size} A as given (the headers say "
+               f"{mapio.read_map(path1, header_only=True)[1].voxel_size[::-1].round(4).tolist()}"
+               f" A, x y z)")
+    return _Inputs(h1, h2, info, full, mask_map)
+
+
+def _molecular_volume_step(params, seq_file, info, rl) -> float:
     with rl.step("molecular volume"):
-        volume, how = molecular_volume(params, seq_file, box_volume)
+        volume, how = molecular_volume(params, seq_file, info.box_volume_A3)
+        if seq_file is not None:
+            for w in sequence.sequence_warnings(sequence.read_sequence(seq_file), seq_file):
+                rl.warn(w)
+        for w in checks.check_molecular_volume(volume, info.box_volume_A3, how, info.path):
+            rl.warn(w)
         rl(f"molecular volume {volume:.0f} A^3 ({how}); solvent fraction of the input box "
-           f"{sequence.solvent_fraction(volume, box_volume):.3f}")
+           f"{sequence.solvent_fraction(volume, info.box_volume_A3):.3f}")
+    return volume
 
+
+def _input_box_resolution(maps: _Inputs, threads, rl) -> float:
     with rl.step("half-map FSC of the input box"):
-        F1_big = rfft(h1, threads)
-        F2_big = rfft(h2, threads)
-        shells_big = Shells.for_box(h1.shape, voxel)
-        d_input = resolution_at(fsc(F1_big, F2_big, shells_big), shells_big, 0.143)
-        rl(f"half-map FSC = 0.143 at {d_input:.2f} A over the whole input box")
-        del F1_big, F2_big
+        shells = Shells.for_box(maps.h1.shape, maps.info.voxel_size)
+        d = resolution_at(fsc(rfft(maps.h1, threads), rfft(maps.h2, threads), shells),
+                          shells, 0.143)
+        rl(f"half-map FSC = 0.143 at {d:.2f} A over the whole input box")
+    return d
 
+
+def _boxing_step(maps: _Inputs, volume, params, d_input, rl) -> tuple:
+    """(box or None, boxed half 1, boxed half 2, solvent fraction of the analysed box)."""
+    voxel = maps.info.voxel_size
     box = None
     with rl.step("boxing"):
         if params.box_before_analysis:
-            avg = 0.5 * (h1 + h2)
-            box = boxing.find_box(avg, voxel, volume, params.resolution or d_input,
-                                  params.box_cushion)
-            del avg
+            box = boxing.find_box(0.5 * (maps.h1 + maps.h2), voxel, volume,
+                                  params.resolution or d_input, params.box_cushion)
         if box is None:
             rl("not boxing: " + ("box_before_analysis is off" if not params.box_before_analysis
                                  else "the molecule fills most of the box"))
-            b1, b2 = h1, h2
+            b1, b2 = maps.h1, maps.h2
         else:
-            b1, b2 = boxing.cut(h1, box), boxing.cut(h2, box)
+            b1, b2 = boxing.cut(maps.h1, box), boxing.cut(maps.h2, box)
             rl(f"boxed to {tuple(int(n) for n in b1.shape)} voxels "
-               f"(from {tuple(int(n) for n in h1.shape)}), lower corner "
+               f"(from {tuple(int(n) for n in maps.h1.shape)}), lower corner "
                f"{tuple(int(n) for n in box.lower)}")
-        boxed_volume = float(np.prod(np.asarray(b1.shape) * voxel))
-        f_boxed = sequence.solvent_fraction(volume, boxed_volume)
+        f_boxed = sequence.solvent_fraction(volume, float(np.prod(np.asarray(b1.shape) * voxel)))
         rl(f"solvent fraction of the analysed box {f_boxed:.3f}")
+    return box, b1, b2, f_boxed
 
-    shells = Shells.for_box(b1.shape, voxel)
+
+def _resolution_step(F1, F2, shells: Shells, params, path1, rl) -> dict:
+    """Half-map FSC, resolution, dm_resolution and b_iso; refuses maps with no signal and
+    says loudly when the FSC does not fall before Nyquist."""
     with rl.step("resolution"):
-        F1 = rfft(b1, threads)
-        F2 = rfft(b2, threads)
         half_fsc = fsc(F1, F2, shells)
+        if not has_signal(half_fsc, shells):
+            raise InputError(f"{path1} and its partner share no signal: the half-map FSC "
+                             f"does not rise above the noise level (3/sqrt(N)) in "
+                             f"{MIN_SIGNAL_SHELLS} shells; no resolution can be estimated "
+                             f"and there is nothing to density-modify")
         d_fsc = resolution_at(half_fsc, shells, 0.143)
-        nyquist = 2.0 * float(voxel.max())
+        nyquist = 2.0 * float(shells.voxel_size.max())
+        if d_fsc <= nyquist * 1.01:
+            rl.warn(f"the half-map FSC stays above 0.143 up to Nyquist ({nyquist:.2f} A): "
+                    f"the resolution is limited by the voxel size, or the half maps are not "
+                    f"independent (shared noise, or one map derived from the other). "
+                    f"{nyquist:.2f} A is a bound, not an estimate")
         if params.resolution is not None:
             if params.resolution < nyquist - 1e-6:
                 raise InputError(f"resolution {params.resolution} A is finer than Nyquist "
@@ -176,14 +292,31 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         b_iso = params.b_iso if params.b_iso is not None else params.target_b_ratio * resolution
         rl(f"density modification to {dm_resolution:.2f} A; overall B before density "
            f"modification {b_iso:.1f} A^2")
+    return dict(half_fsc=half_fsc, half_map_fsc=d_fsc, used=resolution,
+                dm_resolution=dm_resolution, b_iso=b_iso)
 
+
+# A map with signal has at least this many shells whose half-map FSC is beyond 3 sigma of 0.
+MIN_SIGNAL_SHELLS = 3
+
+
+def has_signal(half_fsc, shells: Shells) -> bool:
+    """Whether the half maps agree beyond noise: FSC > 3/sqrt(N) (1.5 x the 2/sqrt(N) of
+    Shells.significance) in at least MIN_SIGNAL_SHELLS shells, the origin left out."""
+    above = np.asarray(half_fsc)[1:] > 1.5 * shells.significance()[1:]
+    return int(above.sum()) >= MIN_SIGNAL_SHELLS
+
+
+def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
+    """(O1, O2, O_full or None, per-shell sharpening scale): shell amplitudes set to the
+    overall B b_iso, anisotropy removed (ALGORITHM.md section 3)."""
     with rl.step("half-map sharpening"):
         avg_F = 0.5 * (F1 + F2)
-        aniso = anisotropy_correction(avg_F, shells, resolution) if params.remove_aniso \
+        aniso = anisotropy_correction(avg_F, shells, res["used"]) if params.remove_aniso \
             else np.float32(1.0)
         rms_avg = shell_rms(avg_F * aniso, shells)
         del avg_F
-        scale = half_map_sharpening_scale(rms_avg, shells, b_iso, resolution,
+        scale = half_map_sharpening_scale(rms_avg, shells, res["b_iso"], res["used"],
                                           params.density_modify_unsharpened_maps)
         S = shells.expand(scale) * aniso
         O1 = (F1 * S).astype(np.complex64)
@@ -191,16 +324,19 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         O_full = None
         if full is not None:
             fb = boxing.cut(full, box) if box is not None else full
-            O_full = (rfft(fb, threads) * S).astype(np.complex64)
-        del F1, F2, S
+            O_full = (rfft(fb, params.threads) * S).astype(np.complex64)
         rl("sharpened both half maps: " + ("overall B and anisotropy only "
            "(density_modify_unsharpened_maps)" if params.density_modify_unsharpened_maps
-           else "shell amplitudes set to overall B " + f"{b_iso:.0f} A^2") +
+           else "shell amplitudes set to overall B " + f"{res['b_iso']:.0f} A^2") +
            (", anisotropy removed" if params.remove_aniso else ""))
+    return O1, O2, O_full, scale
 
+
+def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, threads, rl):
+    """(full map to dm_resolution, P(molecule)) (ALGORITHM.md section 4)."""
     with rl.step("solvent mask"):
-        keep = lowpass(shells, dm_resolution)
-        rho_full = irfft(0.5 * (O1 + O2) * keep, b1.shape, threads)
+        resolution = res["used"]
+        rho_full = irfft(0.5 * (O1 + O2) * keep, shells.shape, threads)
         if mask_map is not None:
             mb = boxing.cut(mask_map, box) if box is not None else mask_map
             p_molecule = mask_from_file(mb, shells, resolution, threads)
@@ -208,52 +344,62 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         else:
             lrms = local_rms(rho_full, shells, MASK_RADIUS_RATIO * resolution, threads)
             p_molecule = probabilistic_mask(lrms, f_boxed)
-            del lrms
             rl(f"probabilistic molecule mask from local rms (radius "
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
                f"{p_molecule.mean():.3f}")
+    return rho_full, p_molecule
 
+
+# Shared noise: the solvent-region FSC of independent half maps is 0 +- 1/sqrt(N); above
+# this fraction (and 4 sigma) the half maps share noise; above REFUSE they are one map.
+SHARED_NOISE_WARN, SHARED_NOISE_REFUSE = 0.05, 0.9
+
+
+def _independence_step(b1, b2, p_molecule, shells, threads, rl):
+    with rl.step("independence of the half maps"):
+        shared, sigma = shared_noise(b1, b2, p_molecule, shells, threads)
+        rl(f"half-map FSC in the solvent, outer third of the shells: {shared:.3f} "
+           f"(independent half maps: 0 +- {sigma:.3f})")
+        what = (f"the half maps are not independent: in the solvent, where they hold only "
+                f"noise, their FSC over the outer third of the shells is {shared:.2f} "
+                f"(independent half maps give 0 +- {sigma:.3f})")
+        if shared > SHARED_NOISE_REFUSE:
+            raise InputError(f"{what}; they are (nearly) the same map. Give the two half maps "
+                             f"of a refinement, each reconstructed from its own half of the "
+                             f"particles (not density-modified or filtered outputs)")
+        independent = not shared > max(SHARED_NOISE_WARN, 4 * sigma)
+        if not independent:
+            rl.warn(f"{what}. Shared noise counts as signal: every resolution estimate here "
+                    f"(before and after) is too optimistic. Were they made from overlapping "
+                    f"particle sets, or are they outputs of another density modification?")
+    return {"solvent_fsc_outer_shells": shared, "sigma": sigma, "independent": independent,
+            "explanation": what}
+
+
+def shared_noise(b1, b2, p_molecule, shells: Shells, threads: int = 1) -> tuple:
+    """(mean FSC of the half maps in the solvent over the outer third of the shells, its
+    sigma).  Independent half maps hold no common signal there; shared noise shows."""
+    w = (1.0 - p_molecule).astype(np.float32)
+    c = fsc(rfft(b1 * w, threads), rfft(b2 * w, threads), shells)
+    outer = shells.s >= shells.s[-1] * (2.0 / 3.0)
+    n = shells.count[outer]
+    return float(np.sum(c[outer] * n) / n.sum()), float(1.0 / np.sqrt(n.sum() / 2.0))
+
+
+def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl) -> tuple:
     with rl.step("density histograms"):
         # Noise of one half map, filtered like the maps used in density modification:
         # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
         diff = (O1 - O2) * keep
-        var_half = 0.5 * float(shells.sum(diff.real ** 2 + diff.imag ** 2)[1:].sum()) \
-            / float(b1.size) ** 2
+        n = float(np.prod(shells.shape))
+        var_half = 0.5 * float(shells.sum_products(diff)[1:].sum()) / n ** 2
         del diff
         solvent_h, molecule_h = density_histograms(rho_full, p_molecule,
                                                    np.sqrt(0.5 * var_half))
         rl(f"solvent histogram mean {solvent_h.mean():.3g} sd "
            f"{np.sqrt(solvent_h.variance()):.3g}; molecule mean {molecule_h.mean():.3g} sd "
            f"{np.sqrt(molecule_h.variance()):.3g}; half-map noise sd {np.sqrt(var_half):.3g}")
-
-    with rl.step("saving state"):
-        arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=half_fsc,
-                      sharpen_scale=scale,
-                      hist_centres=solvent_h.centres, hist_solvent=solvent_h.density,
-                      hist_molecule=molecule_h.density)
-        if O_full is not None:
-            arrays["O_full"] = O_full
-        if box is not None:
-            arrays["box_edge_weight"] = box.edge_weight
-        for k, v in arrays.items():
-            np.save(state / f"{k}.npy", v)
-    return dict(
-        inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
-        input_sha256={k: _sha256(v) for k, v in inputs.items() if v is not None},
-        parameters=params.to_dict(),
-        box=None if box is None else {"lower": [int(n) for n in box.lower],
-                                      "upper": [int(n) for n in box.upper]},
-        boxed_shape=[int(n) for n in b1.shape],
-        input_shape=[int(n) for n in h1.shape],
-        input_start_A=[float(v) for v in info.start_A],
-        voxel_size=[float(v) for v in voxel],
-        molecular_volume_A3=volume,
-        solvent_fraction={"input_box": sequence.solvent_fraction(volume, box_volume),
-                          "boxed": f_boxed},
-        resolution={"half_map_fsc": d_fsc, "half_map_fsc_input_box": d_input,
-                    "used": resolution, "dm_resolution": dm_resolution},
-        b_iso=b_iso,
-    )
+    return solvent_h, molecule_h
 
 
 def _symmetry_operators(meta, params) -> list:
@@ -358,7 +504,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             # shell amplitudes: the recombination weights act like an FSC weighting, which
             # the benchmark showed harms density modification's input.
             C = w.apply(O_i, D, shells)
-            C *= shells.expand(rms_i / np.maximum(shell_rms(C, shells), 1e-30))
+            match_shell_rms(C, rms_i, shells)
             sel = shells.s <= 1.0 / dm_resolution
             rl(f"half map {which} cycle {cycle}: R-value {r:.3f}, mean weight of the "
                f"map-phasing coefficients {np.mean(w.w_d[sel]):.2f}, mean CC_ref "
@@ -370,162 +516,617 @@ def modify_half(state_dir, which: int, log=print) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Stage 2b (with a model): model-based density modification (core/models; ALGORITHM.md
+# section 9).  Independent units: one (half map, copy) refinement each, then one composite
+# per half map; finish recombines with the composites in place of the map-phasing maps.
+# ---------------------------------------------------------------------------------------------
+def _model_check_step(model, meta, params, state, rl) -> dict:
+    """Read the model and check that it fits the map (InputError naming the file, offset and
+    a hint for a frame/origin mix-up; a warning when it fits poorly)."""
+    with rl.step("checking the model"):
+        ctx = _ModelContext(state, meta, model_path=str(Path(model).resolve()))
+        m = models.load_model(model, ctx.average_map(), ctx.voxel, ctx.start,
+                              meta["resolution"]["used"], operators=ctx.operators(params),
+                              name=str(model))
+        for w in m.warnings:
+            rl.warn(w)
+        n_res = m.atoms.n_residues
+        rl(f"model {model}: {m.atoms.n} atoms in {n_res} residues"
+           + (f" (expanded by {len(ctx.operators(params))} symmetry operators)"
+              if ctx.operators(params) else "")
+           + f"; {models.N_COPIES} randomised copies per half map will be refined, each "
+             f"against its own half map only")
+    return {"path": str(Path(model).resolve()), "copies": models.N_COPIES,
+            "atoms": int(m.atoms.n), "residues": int(n_res)}
+
+
+# Automatic models need side chains' worth of detail: beyond this the builder traces too
+# little (ALGORITHM.md section 10; the manual recommends about 3.5 A or better).
+AUTO_MODEL_MAX_RESOLUTION_A = 4.5
+
+
+def _auto_model_step(meta, rl) -> dict | None:
+    """Plan the automatic models, or say why there will be none (the standard result is
+    then delivered)."""
+    d = meta["resolution"]["used"]
+    if d > AUTO_MODEL_MAX_RESOLUTION_A:
+        rl.warn(f"density_modify_with_model: at {d:.2f} A the builder cannot trace a main "
+                f"chain (needs {AUTO_MODEL_MAX_RESOLUTION_A} A or better); no models are "
+                f"built and the standard result is delivered")
+        return None
+    n_res = models.building.residues_from_volume(meta["molecular_volume_A3"])
+    rl(f"density_modify_with_model: {models.N_COPIES} models per half map, each built into "
+       f"its own variant of that half map's density-modified map (resolution cut-off, "
+       f"sharpening, blurring) and refined against it; at most {n_res} residues each "
+       f"(from the molecular volume)")
+    return {"auto": True, "copies": models.N_COPIES, "residues": n_res}
+
+
+def model_units(state_dir) -> list:
+    """The (half, copy) refinements of a run with a model ([] without one): independent units
+    of work (Scipion steps or queue jobs), each run by :func:`refine_model`."""
+    meta = _read_json(Path(state_dir) / "meta.json")
+    if not meta.get("model"):
+        return []
+    return [(h, k) for h in (1, 2) for k in range(meta["model"]["copies"])]
+
+
+class _ModelContext:
+    """The boxed frame and maps that model refinement and the composite need."""
+
+    def __init__(self, state: Path, meta: dict, model_path=None):
+        self.state, self.meta = Path(state), meta
+        self.model_path = model_path or (meta.get("model") or {}).get("path")
+        self.voxel = np.asarray(meta["voxel_size"])
+        self.shape = tuple(meta["boxed_shape"])
+        lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
+        self.start = np.asarray(meta["input_start_A"]) + lower * self.voxel
+        self.shells = Shells.for_box(self.shape, self.voxel)
+        self.params = DensityModificationParams.from_dict(meta["parameters"])
+
+    def load(self, name):
+        return np.load(self.state / f"{name}.npy")
+
+    def operators(self, params) -> list:
+        return _symmetry_operators(self.meta, params)
+
+    @property
+    def auto(self) -> bool:
+        return bool(self.meta["model"].get("auto"))
+
+    def model(self):
+        """The model as checked at the start (symmetry-expanded), without the map check."""
+        st = models.structure.read_structure(self.model_path)
+        ops = self.operators(self.params)
+        if ops:
+            st = models.structure.expand_symmetry(st, ops)
+        return models.Model(st, models.structure.atoms_of(st), self.model_path, [])
+
+    def average_map(self) -> np.ndarray:
+        return irfft(0.5 * (self.load("O1") + self.load("O2")), self.shape)
+
+    def standard_half(self, half: int):
+        """(spectrum, Weights) of half ``half``'s density-modified half map from stage 2: its
+        own O and D recombined with per-half weights (per-shell scalars of the other half)."""
+        O_i, O_j = self.load(f"O{half}"), self.load(f"O{3 - half}")
+        D_i = self.load(f"D{half}")
+        w = half_weights(O_i, O_j, D_i, self.shells)
+        return w.apply(O_i, D_i, self.shells), w
+
+    def copy_path(self, half: int, copy: int) -> Path:
+        return self.state / f"model_half{half}_copy{copy}.cif"
+
+    def copies(self, half: int) -> tuple:
+        """(Model, [RefinedCopy]) of half ``half``.  Built models each have their own atoms:
+        the Model then carries one Structure per copy."""
+        paths = [self.copy_path(half, k) for k in range(self.meta["model"]["copies"])]
+        if not self.auto:
+            model = self.model()
+            return model, [models.load_copy(p, model) for p in paths]
+        structures, copies = [], []
+        for p in paths:
+            if p.exists():
+                st = models.structure.read_structure(p)
+                m = models.Model(st, models.structure.atoms_of(st), str(p), [])
+                structures.append(st)
+                copies.append(models.load_copy(p, m))
+        if len(copies) < 3:
+            raise InputError(f"density_modify_with_model: only {len(copies)} of half map "
+                             f"{half}'s variants gave a model (3 are needed); the map does "
+                             f"not support automatic building - run without it")
+        return models.Model(structures, None, f"built models of half map {half}", []), copies
+
+
+def refine_model(state_dir, half: int, copy: int, log=print, threads=None) -> dict:
+    """One randomised copy of the model refined against half map ``half`` ALONE (its
+    density-modified half map from stage 2); written to the state directory.  ``threads``
+    overrides the run's FFT threads (units side by side use one each)."""
+    ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
+    marker = ctx.copy_path(half, copy).with_suffix(".json")
+    if not ctx.meta.get("model"):
+        # A step planned before prepare decided against models (e.g. resolution too poor
+        # for the builder): nothing to do, and it says so.
+        _write_json(marker, {"skipped": "no models in this run"})
+        return {}
+    if threads is not None:
+        ctx.params = dataclasses.replace(ctx.params, nproc=threads)
+    rl = RunLog(log)
+    with rl.step(f"half map {half}: model {copy + 1}/{ctx.meta['model']['copies']}"):
+        C, _ = ctx.standard_half(half)
+        if ctx.auto:
+            model = _build_model(ctx, C, copy, rl)
+            if model is None:
+                _write_json(marker, {"skipped": "the builder found no chain"})
+                return {}
+        else:
+            model = ctx.model()
+        c = models.refine_one(model, irfft(C, ctx.shape), ctx.voxel, ctx.start,
+                              ctx.meta["resolution"]["used"], half, copy,
+                              threads=ctx.params.threads)
+        models.save_copy(ctx.copy_path(half, copy), model, c)
+        f = c.figures
+        rl(f"half map {half} model {copy + 1}: map correlation {f['map_correlation']:.3f}, "
+           f"rmsd from start {f['rmsd_from_start_A']:.2f} A, bond rmsd "
+           f"{f['bond_rmsd_A']:.3f} A, {f['seconds']:.1f} s")
+    return c.figures
+
+
+# Variants of a half map that the builder traces (reference: "changing the resolution
+# cutoff, spectral_scaling, and blurring of the map"): (cut-off / resolution, B in A^2; a
+# negative B sharpens).
+AUTO_MODEL_VARIANTS = [(1.0, 0.0), (1.0, 20.0), (1.1, -10.0), (1.1, 10.0), (1.0, -20.0),
+                       (1.2, 0.0), (0.9, 10.0), (1.1, 30.0)]
+
+
+def _build_model(ctx: _ModelContext, C, copy: int, rl):
+    """Model ``copy`` of a half map: built into variant ``copy`` of its density-modified
+    half map (spectrum C), or None when the variant supports no chain."""
+    cut, b = AUTO_MODEL_VARIANTS[copy % len(AUTO_MODEL_VARIANTS)]
+    d = ctx.meta["resolution"]["used"]
+    variant = irfft(C * lowpass(ctx.shells, max(cut * d, 2.0 * float(ctx.voxel.max())))
+                    * ctx.shells.expand(np.exp(-b * ctx.shells.s ** 2 / 4)), ctx.shape)
+    st, figures = models.building.build_model(variant, ctx.voxel, ctx.start, d,
+                                              n_residues_max=ctx.meta["model"]["residues"],
+                                              seed=copy, pseudo_atoms=False)
+    rl(f"built model {copy + 1} (cut-off {cut * d:.2f} A, B {b:+.0f} A^2): "
+       f"{figures['residues']} residues in {figures['fragments']} fragments")
+    if figures["residues"] < 4:
+        rl.warn(f"model {copy + 1}: the builder found no chain in this variant; skipped")
+        return None
+    return models.Model(st, models.structure.atoms_of(st), f"built model {copy + 1}", [])
+
+
+def model_half(state_dir, half: int, log=print) -> dict:
+    """Half ``half``'s composite: its density-modified half map moved toward the mean of its
+    own refined models, per shell by weights estimated against the OTHER original half map,
+    locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``."""
+    ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
+    if not ctx.meta.get("model"):
+        _write_json(ctx.state / f"model_half{half}.json", {"skipped": "no models in this run"})
+        return {}
+    rl = RunLog(log)
+    with rl.step(f"half map {half}: model target and composite"):
+        model, copies = ctx.copies(half)
+        C, w = ctx.standard_half(half)
+        keep = lowpass(ctx.shells, ctx.meta["resolution"]["dm_resolution"])
+        Dm, target, stats = models.model_half_map(
+            model, copies, C, ctx.shape, ctx.load("O1"), ctx.load("O2"), half, w.cc_ref,
+            ctx.voxel, ctx.start, ctx.meta["resolution"]["used"], keep,
+            threads=ctx.params.threads)
+        np.save(ctx.state / f"Dm{half}.npy", Dm)
+        figures = {"target": target.figures, "copies": [c.figures for c in copies]}
+        rl(f"half map {half}: model target from {len(copies)} models over "
+           f"{100 * target.figures['region_fraction']:.0f}% of the box")
+        _write_json(ctx.state / f"model_half{half}.json", dict(figures, log=rl.lines,
+                                                               timings=rl.timings))
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------
 # Stage 3
 # ---------------------------------------------------------------------------------------------
 def finish(state_dir, log=print) -> dict:
-    """Recombine the four maps, estimate the corrected resolution, scale, write the outputs."""
+    """Recombine the four maps, apply the final options, write the outputs and report on
+    what was written.
+
+    Every option that changes the delivered map is applied to each half map as well (from
+    that half's own maps plus per-shell or smoothed per-region quantities), and the delivered
+    full map is the average of the delivered half maps; so the resolution "after", the FSC
+    curves and the verdict are computed on what is delivered, from independent comparisons
+    of each delivered half map with the OTHER original half map.
+    """
     state = Path(state_dir)
-    out = state.parent
-    meta = _read_json(state / "meta.json")
-    params = DensityModificationParams.from_dict(meta["parameters"])
-    threads = params.threads
+    st = _FinishState.read(state)
     rl = RunLog(log)
-    shape = tuple(meta["boxed_shape"])
-    voxel = np.asarray(meta["voxel_size"])
-    shells = Shells.for_box(shape, voxel)
-    load = lambda name: np.load(state / f"{name}.npy")  # noqa: E731
-    halves = [_read_json(state / f"half{i}.json") for i in (1, 2)]
-    resolution = meta["resolution"]["used"]
-    O1, O2, D1, D2 = load("O1"), load("O2"), load("D1"), load("D2")
-    O_full = load("O_full") if (state / "O_full.npy").exists() else None
+    # The state was made from the inputs as they were at the start; finish reads them again.
+    checks.check_inputs_unchanged(st.meta["inputs"], st.meta["input_sha256"])
+    standard = st
+    if st.meta.get("model"):
+        # The model-based composites take the place of the map-phasing maps.
+        st = dataclasses.replace(st, D1=st.load("Dm1"), D2=st.load("Dm2"))
+    rec = _recombination_step(st, rl)
+    halves, notes = _delivered_half_spectra(st, rec, rl)
+    maps, fs, local_res = _final_maps(st, rec, halves, rl)
+    tmp, written = _write_maps_step(st, rec, maps, fs, local_res, rl)
+    assessment = _assessment_step(st, written, notes, rl)
+    results = _results(st, rec, assessment, tmp, rl)
+    if st.meta.get("model"):
+        results["model"] = _model_outputs_step(st, standard, written, tmp, rl)
+        results["outputs"] = {k: OUTPUTS[k] for k in list(tmp) + ["results", "log"]}
+    _publish(st, tmp, results, rl)
+    return results
 
+
+def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, rl) -> dict:
+    """With a model: the standard (model-free) map beside the model-based one, the composite
+    model, and map-model FSC of the refined models against the ORIGINAL half maps."""
+    with rl.step("model-free map for comparison"):
+        rec = recombine(standard.O1, standard.O2, standard.D1, standard.D2, standard.shells,
+                        full_map=standard.O_full)
+        halves, _ = _delivered_half_spectra(standard, rec, RunLog(None))
+        maps, fs, local_res = _final_maps(standard, rec, halves, RunLog(None))
+        extra, _ = _write_maps_step(standard, rec, maps, fs, None, RunLog(None),
+                                    names=("denmod_map",),
+                                    rename={"denmod_map": "denmod_map_no_model"})
+        tmp.update(extra)
+        v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
+                             maps["denmod_half_map_1"], maps["denmod_half_map_2"],
+                             st.meta["voxel_size"], st.meta, st.params.threads)
+        rl(f"model-free density modification (denmod_map_no_model.mrc, consult it for any "
+           f"specific density): {v.whole.resolution_full_after:.2f} A whole box, "
+           f"{v.inside.resolution_full_after:.2f} A inside the molecule")
+    with rl.step("composite model"):
+        ctx = _ModelContext(st.dir, st.meta)
+        n = st.meta["model"]["copies"]
+        pairs = {h: ctx.copies(h) for h in (1, 2)}
+        if ctx.auto:
+            # Built models share no atoms: the one that fits its half map best stands for
+            # them (a mean over different traces would mean nothing).
+            best = max(((m_st, c) for h in (1, 2) for m_st, c in
+                        zip(pairs[h][0].structure, pairs[h][1])),
+                       key=lambda sc: sc[1].figures.get("map_correlation", 0))
+            composite = models.structure.with_coordinates(best[0], best[1].xyz,
+                                                          occ=best[1].occ)
+            models.structure.write_structure(composite, st.dir / "out_composite_model.cif")
+            fsc_figures = _map_model_fsc(ctx, pairs, composite, written)
+        else:
+            model = pairs[1][0]
+            composite = models.composite_model(model, pairs[1][1] + pairs[2][1],
+                                               st.dir / "out_composite_model.cif")
+            fsc_figures = _map_model_fsc(ctx, pairs, composite, written)
+        tmp["composite_model"] = st.dir / "out_composite_model.cif"
+        for line in fsc_figures.pop("log"):
+            rl(line)
+    halves = [_read_json(st.dir / f"model_half{h}.json") for h in (1, 2)]
+    return {"path": st.meta["model"].get("path"), "automatic": ctx.auto,
+            "copies_per_half": n,
+            "no_model": {"after_corrected": v.whole.resolution_full_after,
+                         "after_envelope": v.inside.resolution_full_after,
+                         "verdict": v.verdict},
+            "map_model_fsc": fsc_figures,
+            "refinement": {f"half_map_{h}": halves[h - 1]["copies"] for h in (1, 2)},
+            "target": {f"half_map_{h}": halves[h - 1]["target"] for h in (1, 2)},
+            "target_applied": "near the models only (at least 3 models with density), "
+                              "per shell by weights estimated against the other original "
+                              "half map"}
+
+
+def _map_model_fsc(ctx, pairs, composite, written) -> dict:
+    """Map-model FSC = 0.5 (A) in the analysed box: the models of half h against the OTHER
+    original half map (the honest figure: those models never saw it) and against their own
+    (inflated by fitting its noise), and the composite model against each."""
+    from .model_map import model_density
+    F = {h: rfft(written[f"original_half_map_{h}"]) for h in (1, 2)}
+    out, lines = {}, []
+    from .models.ensemble import ensemble
+    for h in (1, 2):
+        model, copies = pairs[h]
+        M = rfft(ensemble(model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean)
+        other = resolution_at(fsc(M, F[3 - h], ctx.shells), ctx.shells, 0.5)
+        own = resolution_at(fsc(M, F[h], ctx.shells), ctx.shells, 0.5)
+        out[f"models_of_half_{h}_vs_other_half"] = other
+        out[f"models_of_half_{h}_vs_own_half"] = own
+        lines.append(f"models of half map {h}: map-model FSC = 0.5 at {other:.2f} A against "
+                     f"the other (independent) half map, {own:.2f} A against their own")
+    M = rfft(model_density(composite, ctx.shape, ctx.voxel, ctx.start))
+    for h in (1, 2):
+        out[f"composite_vs_half_{h}"] = resolution_at(fsc(M, F[h], ctx.shells), ctx.shells,
+                                                      0.5)
+    out["log"] = lines
+    return out
+
+
+@dataclass
+class _FinishState:
+    """What finish reads from the state directory."""
+
+    dir: Path
+    meta: dict
+    params: DensityModificationParams
+    shells: Shells
+    halves: list          # the per-half json of modify_half
+    O1: np.ndarray
+    O2: np.ndarray
+    D1: np.ndarray
+    D2: np.ndarray
+    O_full: np.ndarray | None
+
+    @classmethod
+    def read(cls, state: Path) -> "_FinishState":
+        meta = _read_json(state / "meta.json")
+        load = lambda name: np.load(state / f"{name}.npy")  # noqa: E731
+        return cls(state, meta, DensityModificationParams.from_dict(meta["parameters"]),
+                   Shells.for_box(tuple(meta["boxed_shape"]), meta["voxel_size"]),
+                   [_read_json(state / f"half{i}.json") for i in (1, 2)],
+                   load("O1"), load("O2"), load("D1"), load("D2"),
+                   load("O_full") if (state / "O_full.npy").exists() else None)
+
+    def load(self, name) -> np.ndarray:
+        """One more array of the state directory."""
+        return np.load(self.dir / f"{name}.npy")
+
+    @property
+    def shape(self):
+        return self.shells.shape
+
+    @property
+    def resolution(self) -> float:
+        return self.meta["resolution"]["used"]
+
+
+def _recombination_step(st: _FinishState, rl):
     with rl.step("error model and recombination"):
-        rec = recombine(O1, O2, D1, D2, shells, full_map=O_full)
-        half_fsc = load("half_fsc")
-        cc_before = fsc_ref(half_fsc)
-        d_after = resolution_at(rec.full.cc_ref, shells, 0.5)
-        cross1 = fsc(rec.C1, O2, shells)
-        cross2 = fsc(rec.C2, O1, shells)
-        orig = np.maximum(fsc(O1, O2, shells), 1e-6)
-        # Equivalent half-map FSC of the modified halves from independent comparisons only:
-        # CC(C_i, S) = FSC(C_i, O_j) / sqrt(FSC(O1, O2)); FSC_equiv = CC(C1, S) CC(C2, S).
-        fsc_cross_equiv = np.clip(cross1, 0, None) * np.clip(cross2, 0, None) / orig
-        d_cross = resolution_at(fsc_cross_equiv, shells, 0.143)
-        denmod_halves = fsc(rec.C1, rec.C2, shells)
-        rl(f"resolution before {meta['resolution']['half_map_fsc']:.2f} A (half-map FSC "
-           f"0.143); after density modification {d_after:.2f} A (corrected CC_ref = 0.5), "
-           f"{d_cross:.2f} A from the independent cross-FSCs; the FSC of the modified half "
-           f"maps with each other ({resolution_at(denmod_halves, shells, 0.143):.2f} A) is "
-           f"inflated by the correlated error and is not used")
+        rec = recombine(st.O1, st.O2, st.D1, st.D2, st.shells, full_map=st.O_full)
+        rl("recombined the four maps (ALGORITHM.md section 6); the delivered half maps use "
+           "the joint weights, so that the delivered map is exactly their average")
+    return rec
 
-    F_rec = rec.F
-    if params.sigma_weighting or params.real_space_weighting:
-        with rl.step("local weighting"):
-            if params.sigma_weighting:
-                F_rec = sigma_weighting(F_rec, O1, O2, D1, D2, rec.a, rec.var_s, shells)
-                rl("sigma weighting: coefficients weighted by their spread among the four "
-                   "maps")
-            if params.real_space_weighting:
-                F_rec = real_space_weighting(F_rec, rec.C1, rec.C2, O1, O2, rec.var_s,
-                                             shells, MASK_RADIUS_RATIO * resolution, threads)
-                rl("real-space weighting: recombined and original maps mixed by their local "
-                   "noise (resolution estimates above are from before this step)")
 
+def _delivered_half_spectra(st: _FinishState, rec, rl) -> tuple:
+    """The two delivered half maps before final scaling (spectra), and notes on figures an
+    option is not covered by."""
+    p, threads = st.params, st.params.threads
+    H = [rec.full.apply(O, D, st.shells) for O, D in ((st.O1, st.D1), (st.O2, st.D2))]
+    notes = []
+    if p.sigma_weighting:
+        with rl.step("sigma weighting"):
+            H = [h * sigma_weights(O, D, rec.a, rec.var_s, st.shells)
+                 for h, O, D in zip(H, (st.O1, st.O2), (st.D1, st.D2))]
+            rl("sigma weighting: each half map's coefficients weighted by the agreement of "
+               "its own original and map-phasing estimates")
+    if p.real_space_weighting:
+        with rl.step("real-space weighting"):
+            H = real_space_weighting(H, (st.O1, st.O2), rec.var_s, st.shells,
+                                     MASK_RADIUS_RATIO * st.resolution, threads)
+            rl("real-space weighting: recombined and original half maps mixed by their "
+               "local noise (weights from smoothed half-map differences, the same for both "
+               "halves)")
+    if st.O_full is not None:
+        notes.append("the delivered full map recombines the given full map; the resolution "
+                     "after and the verdict describe the average of the delivered half maps, "
+                     "made the same way from the half maps")
+    return H, notes
+
+
+def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
+    """Boxed real-space maps {name: map}, the per-shell final scale, the local resolution."""
+    p, shells, threads = st.params, st.shells, st.params.threads
     with rl.step("final scaling"):
-        b_iso = meta["b_iso"]
-        level = shell_rms(0.5 * (O1 + O2), shells)
+        # The half-map sharpening whitened the low-resolution shells for density
+        # modification; the delivered maps get the molecule's own low-resolution shape back.
+        unwhiten = _unwhiten(st)
+        H = [h * unwhiten for h in H]
+        F = 0.5 * (H[0] + H[1]) if st.O_full is None else _full_map_spectrum(st, rec, H)
+        level = shell_rms(0.5 * (st.O1 + st.O2), shells)
         low = (shells.s > 0) & (shells.s < 1 / 8.0)
-        target = b_factor_scale(shells, b_iso) * (np.mean(level[low]) if low.any() else 1.0)
-        kw = dict(final_scale_with_fsc_ref=params.final_scale_with_fsc_ref,
-                  geometric_scaling=params.geometric_scaling,
-                  spectral_profile=spectral_profile(shells) if params.spectral_scaling
-                  else None)
-        blur = b_factor_scale(shells, 2.0 * resolution) if params.blur_by_resolution else 1.0
-        fs_full = final_scale(shell_rms(F_rec, shells), rec.full.cc_ref, target, shells,
-                              **kw) * blur
-        fs_half = [final_scale(shell_rms(C, shells), w.cc_ref, target, shells, **kw) * blur
-                   for C, w in zip((rec.C1, rec.C2), rec.half)]
-        F = F_rec * shells.expand(fs_full)
-        local_res = None
-        if params.local_sharpening:
-            local_map, local_res = local_weighting(F, O1, O2, shells, resolution, threads)
-            F = rfft(local_map, threads)
+        target = b_factor_scale(shells, st.meta["b_iso"]) * (
+            np.mean(level[low]) if low.any() else 1.0)
+        fs = final_scale(shell_rms(F, shells), rec.full.cc_ref, target, shells,
+                         final_scale_with_fsc_ref=p.final_scale_with_fsc_ref,
+                         geometric_scaling=p.geometric_scaling,
+                         spectral_profile=spectral_profile(shells) if p.spectral_scaling
+                         else None)
+        # Held below 8 A like the sharpening: keep the molecule's low-resolution shape.
+        fs = hold_low_resolution(fs, shells)
+        if p.blur_by_resolution:
+            fs = fs * b_factor_scale(shells, 2.0 * st.resolution)
+        scale = shells.expand(fs)
+        spectra = {"denmod_half_map_1": H[0] * scale, "denmod_half_map_2": H[1] * scale,
+                   "denmod_map": F * scale}
+    local_res = None
+    if p.local_sharpening:
+        with rl.step("local sharpening"):
+            sharpened, local_res = local_weighting(list(spectra.values()), st.O1, st.O2,
+                                                   shells, st.resolution, threads)
+            maps = dict(zip(spectra, sharpened))
             rl("local sharpening: each resolution band weighted by the local half-map "
-               f"correlation (median local resolution {np.median(local_res):.2f} A)")
-        Cs = [C * shells.expand(f) for C, f in zip((rec.C1, rec.C2), fs_half)]
-        # The map before density modification, sharpened as a user would look at it:
-        # FSC_ref-weighted half-map average.
-        initial = 0.5 * (O1 + O2) * shells.expand(cc_before)
+               f"correlation, the same weights for both halves (median local resolution "
+               f"{np.median(local_res):.2f} A)")
+    else:
+        maps = {k: irfft(v, st.shape, threads) for k, v in spectra.items()}
+    if st.O_full is None:
+        # Exactly the average of the delivered halves (the FFTs agree to rounding).
+        maps["denmod_map"] = 0.5 * (maps["denmod_half_map_1"] + maps["denmod_half_map_2"])
+    # The map before density modification, sharpened as a user would look at it:
+    # FSC_ref-weighted half-map average.
+    cc_before = fsc_ref(st.load("half_fsc"))
+    maps["initial_map"] = irfft(0.5 * (st.O1 + st.O2) * (shells.expand(cc_before) * unwhiten),
+                                st.shape, threads)
+    return maps, fs, local_res
+
+
+def _unwhiten(st: _FinishState) -> np.ndarray:
+    """Factor (half spectrum) that turns the half-map sharpening into one held constant below
+    8 A (sharpening.hold_low_resolution)."""
+    scale = st.load("sharpen_scale")
+    return st.shells.expand(hold_low_resolution(scale, st.shells)) / np.maximum(
+        st.shells.expand(scale), 1e-30)
+
+
+def _full_map_spectrum(st: _FinishState, rec, H) -> np.ndarray:
+    """With a full map: its recombination with the map-phasing maps, scaled like the halves'
+    average by the options applied to them (per shell)."""
+    F = rec.F
+    base = 0.5 * (rec.full.apply(st.O1, st.D1, st.shells) +
+                  rec.full.apply(st.O2, st.D2, st.shells))
+    ratio = shell_rms(0.5 * (H[0] + H[1]), st.shells) / np.maximum(shell_rms(base, st.shells),
+                                                                    1e-30)
+    return F * st.shells.expand(ratio)
+
+
+MAP_OUTPUTS = ("denmod_map", "initial_map", "denmod_half_map_1", "denmod_half_map_2")
+
+
+def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_OUTPUTS,
+                     rename=None) -> tuple:
+    """Write the maps into the input box (temporary names in the state directory); ``rename``
+    ({name: output name}) writes a map under another output's name.
+
+    Returns ({name: temporary path}, {name: boxed array as written}) - the latter, cut back
+    to the analysed box, is what the assessment compares, exactly as ``resolvecryoem
+    verdict`` would from the files.
+    """
+    meta, shells, threads = st.meta, st.shells, st.params.threads
+    tmp, written = {}, {}
+    with rl.step("writing maps in the input box"):
+        h1, info = mapio.read_map(meta["inputs"]["half_map_1"])
+        h = [h1, mapio.read_map(meta["inputs"]["half_map_2"])[0]]
+        if st.params.voxel_size is not None:
+            info = mapio.with_voxel_size(info, st.params.voxel_size)
+        box = None if meta["box"] is None else boxing.Box(
+            np.array(meta["box"]["lower"]), np.array(meta["box"]["upper"]),
+            st.load("box_edge_weight"))
+        written["original_half_map_1"] = boxing.cut(h[0], box) if box else h[0]
+        written["original_half_map_2"] = boxing.cut(h[1], box) if box else h[1]
         # Outside the analysed box there is no density modification: the input is treated
         # like the original-map part of the inside, i.e. filtered by the same per-shell
         # chain sharpening x weight of the original x final scale (where the recombination
         # relied on the flattened map, the unflattened outside is weighted down with it).
-        sharpen = load("sharpen_scale")
-        outside = {"denmod_map": sharpen * rec.full.w_o * fs_full,
-                   "initial_map": sharpen * cc_before,
-                   "denmod_half_map_1": sharpen * rec.half[0].w_o * fs_half[0],
-                   "denmod_half_map_2": sharpen * rec.half[1].w_o * fs_half[1]}
-
-    with rl.step("writing maps in the input box"):
-        h1, info = mapio.read_map(meta["inputs"]["half_map_1"])
-        h = [h1, mapio.read_map(meta["inputs"]["half_map_2"])[0]]
-        box = None if meta["box"] is None else boxing.Box(
-            np.array(meta["box"]["lower"]), np.array(meta["box"]["upper"]),
-            load("box_edge_weight"))
-        tmp = {}
-        big_shells = Shells.for_box(h[0].shape, voxel) if box else None
-        F_avg_big = rfft(0.5 * (h[0] + h[1]), threads) if box else None
-        jobs = [("denmod_map", F, "avg"), ("initial_map", initial, "avg"),
-                ("denmod_half_map_1", Cs[0], 1), ("denmod_half_map_2", Cs[1], 2)]
-        for name, spec, which in jobs:
-            boxed_map = irfft(spec, shape, threads)
+        sharpen = hold_low_resolution(st.load("sharpen_scale"), shells)
+        outside = sharpen * rec.full.w_o * fs
+        filters = {"denmod_map": (outside, "avg"), "initial_map":
+                   (sharpen * fsc_ref(st.load("half_fsc")), "avg"),
+                   "denmod_half_map_1": (outside, 1), "denmod_half_map_2": (outside, 2)}
+        if box:
+            big_shells = Shells.for_box(h[0].shape, info.voxel_size)
+            spectra = {"avg": rfft(0.5 * (h[0] + h[1]), threads)}
+        for name in names:
+            boxed_map = maps[name]
             if box:
-                Fb = F_avg_big if which == "avg" else rfft(h[which - 1], threads)
-                t = np.interp(big_shells.s_grid, shells.s, outside[name]).astype(np.float32)
-                background = irfft(Fb * t, h[0].shape, threads)
-                full_map = boxing.paste(boxed_map, background, box)
+                t, which = filters[name]
+                if which not in spectra:
+                    spectra[which] = rfft(h[which - 1], threads)
+                ti = np.interp(big_shells.s_grid, shells.s, t).astype(np.float32)
+                full_map = boxing.paste(boxed_map, irfft(spectra[which] * ti, h[0].shape,
+                                                         threads), box)
+                written[name] = boxing.cut(full_map, box)
             else:
-                full_map = boxed_map
-            tmp[name] = state / ("out_" + OUTPUTS[name])
-            mapio.write_map(tmp[name], full_map.astype(np.float32), info)
+                full_map = written[name] = boxed_map
+            key = (rename or {}).get(name, name)
+            tmp[key] = st.dir / ("out_" + OUTPUTS[key])
+            mapio.write_map(tmp[key], full_map.astype(np.float32), info)
         if local_res is not None:
             # Outside the analysed box there is no local estimate: the overall resolution.
-            res_map = boxing.paste(local_res, np.full(h[0].shape, resolution, np.float32),
+            res_map = boxing.paste(local_res, np.full(h[0].shape, st.resolution, np.float32),
                                    box) if box else local_res
-            tmp["local_resolution"] = state / "out_local_resolution.mrc"
+            tmp["local_resolution"] = st.dir / "out_local_resolution.mrc"
             mapio.write_map(tmp["local_resolution"], res_map, info)
+    return tmp, written
 
-    results = dict(
+
+def _assessment_step(st: _FinishState, written, notes, rl) -> dict:
+    """Resolution after, FSC curves and verdict of the DELIVERED maps, from independent
+    comparisons (validation.verdict_from_run, the same code as ``resolvecryoem verdict``)."""
+    with rl.step("assessing the delivered maps"):
+        v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
+                             written["denmod_half_map_1"], written["denmod_half_map_2"],
+                             st.meta["voxel_size"], st.meta, st.params.threads)
+        w, i = v.whole, v.inside
+        d_before = st.meta["resolution"]["half_map_fsc"]
+        rl(f"resolution before {d_before:.2f} A (half-map FSC 0.143); delivered map "
+           f"{w.resolution_full_after:.2f} A (CC with the truth 0.5, from each delivered half "
+           f"map against the OTHER original half map), inside the molecule "
+           f"{i.resolution_full_after:.2f} A (before {i.resolution_before:.2f} A)")
+        rl(v.summary())
+        for note in notes:
+            rl(f"note: {note}")
+        if v.verdict == SUSPECT:
+            rl.warn(f"no figure of this run can be trusted: {v.reason}")
+        elif v.verdict == MADE_WORSE or w.resolution_full_after > d_before + 0.05 or \
+                (i.resolution_before is not None
+                 and i.resolution_full_after > i.resolution_before + 0.05):
+            rl.warn(f"the delivered map is WORSE than the half-map average "
+                    f"({w.resolution_full_after:.2f} A against {d_before:.2f} A over the whole "
+                    f"box, {i.resolution_full_after:.2f} A against {i.resolution_before:.2f} A "
+                    f"inside the molecule; verdict: {v.verdict}). Use the half-map average "
+                    f"or change the options")
+        elif v.verdict != HELPED:
+            rl(f"density modification did not clearly help: {v.reason}")
+    return {"verdict": v, "notes": notes}
+
+
+def _results(st: _FinishState, rec, assessment, tmp, rl) -> dict:
+    meta, shells = st.meta, st.shells
+    v = assessment["verdict"]
+    w, i = v.whole, v.inside
+    half_fsc = st.load("half_fsc")
+    return dict(
         version=_version(),
-        inputs={k: {"path": v, "sha256": meta["input_sha256"].get(k)}
-                for k, v in meta["inputs"].items() if v is not None},
+        inputs={k: {"path": p, "sha256": meta["input_sha256"].get(k)}
+                for k, p in meta["inputs"].items() if p is not None},
         parameters=meta["parameters"],
         box=meta["box"],
+        voxel_size=meta["voxel_size"],
         molecular_volume_A3=meta["molecular_volume_A3"],
         solvent_fraction=meta["solvent_fraction"],
-        resolution=dict(meta["resolution"], after_corrected=d_after, after_cross=d_cross),
+        resolution=dict(meta["resolution"], after_corrected=w.resolution_full_after,
+                        after_cross=w.resolution_after,
+                        before_envelope=i.resolution_before,
+                        after_envelope=i.resolution_full_after,
+                        definitions=RESOLUTION_DEFINITIONS),
         b_iso=meta["b_iso"],
+        independence=meta["independence"],
+        verdict={"verdict": v.verdict, "reason": v.reason, "summary": v.summary(),
+                 "whole": w.verdict, "inside": i.verdict, "notes": assessment["notes"]},
         r_values={"definition": R_VALUE_DEFINITION,
-                  "half_map_1": halves[0]["r_values"], "half_map_2": halves[1]["r_values"]},
+                  "half_map_1": st.halves[0]["r_values"],
+                  "half_map_2": st.halves[1]["r_values"]},
         fsc={"s": shells.s.tolist(), "n_coefficients": shells.count.tolist(),
-             "half_maps_before": half_fsc.tolist(), "cc_ref_before": cc_before.tolist(),
-             "cc_ref_after": rec.full.cc_ref.tolist(),
-             "fsc_equivalent_after": fsc_from_cc(rec.full.cc_ref).tolist(),
-             "denmod_half_1_vs_original_half_2": cross1.tolist(),
-             "denmod_half_2_vs_original_half_1": cross2.tolist(),
-             "fsc_equivalent_cross": fsc_cross_equiv.tolist(),
-             "denmod_halves": denmod_halves.tolist(),
+             "half_maps_before": half_fsc.tolist(),
+             "cc_ref_before": fsc_ref(half_fsc).tolist(),
+             "cc_ref_after": w.cc_full_after.tolist(),
+             "fsc_equivalent_after": fsc_from_cc(w.cc_full_after).tolist(),
+             "cc_ref_after_envelope": i.cc_full_after.tolist(),
+             "cc_ref_predicted": rec.full.cc_ref.tolist(),
+             "denmod_half_1_vs_original_half_2": w.fsc_cross_1.tolist(),
+             "denmod_half_2_vs_original_half_1": w.fsc_cross_2.tolist(),
+             "fsc_equivalent_cross": w.fsc_equivalent_after.tolist(),
+             "denmod_halves": w.fsc_modified_halves.tolist(),
+             "shell_call": w.shell_call, "shell_call_envelope": i.shell_call,
              "weight_map_phasing": rec.full.w_d.tolist(),
              "weight_original": rec.full.w_o.tolist(),
              "signal_scale_map_phasing": rec.a.tolist()},
-        histograms={"centres": load("hist_centres").tolist(),
-                    "solvent": load("hist_solvent").tolist(),
-                    "molecule": load("hist_molecule").tolist()},
-        timings={**meta["timings"], **{k: v for hh in halves for k, v in hh["timings"].items()},
-                 **rl.timings},
-        warnings=meta["warnings"],
+        histograms={"centres": st.load("hist_centres").tolist(),
+                    "solvent": st.load("hist_solvent").tolist(),
+                    "molecule": st.load("hist_molecule").tolist()},
+        timings={**meta["timings"], **{k: t for hh in st.halves
+                                       for k, t in hh["timings"].items()}, **rl.timings},
+        warnings=meta["warnings"] + rl.warnings,
         outputs={k: OUTPUTS[k] for k in list(tmp) + ["results", "log"]},
     )
-    log_text = "\n".join(meta["log"] + halves[0]["log"] + halves[1]["log"] + rl.lines) + "\n"
-    mapio.atomic_write_text(state / "out_results.json", json.dumps(results, indent=1))
-    mapio.atomic_write_text(state / "out_log", log_text)
-    tmp["results"] = state / "out_results.json"
-    tmp["log"] = state / "out_log"
-    for name, path in tmp.items():
-        os.replace(path, out / OUTPUTS[name])
-    shutil.rmtree(state, ignore_errors=True)
-    rl(f"wrote {', '.join(OUTPUTS[k] for k in tmp)} in {out}")
-    return results
+
+
+def _publish(st: _FinishState, tmp, results, rl):
+    """results.json and the log next to the maps, then every output moved into place."""
+    out = st.dir.parent
+    rl(f"writing {', '.join(OUTPUTS[k] for k in list(tmp) + ['results', 'log'])} in {out}")
+    log_text = "\n".join(st.meta["log"] + st.halves[0]["log"] + st.halves[1]["log"] +
+                         rl.lines) + "\n"
+    mapio.atomic_write_text(st.dir / "out_results.json", json.dumps(results, indent=1))
+    mapio.atomic_write_text(st.dir / "out_log", log_text)
+    tmp = dict(tmp, results=st.dir / "out_results.json", log=st.dir / "out_log")
+    publish.publish(out, {OUTPUTS[name]: path for name, path in tmp.items()})
+    shutil.rmtree(st.dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,21 +1141,64 @@ def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | 
     try:
         modify_half(state, 1, log=log)
         modify_half(state, 2, log=log)
+        units = model_units(state)
+        if units:
+            _run_units(refine_model, state, units, params, log)
+            for half in (1, 2):
+                model_half(state, half, log=log)
         return finish(state, log=log)
     except BaseException:
-        shutil.rmtree(state, ignore_errors=True)
+        abandon(state)
         raise
 
 
+def _run_units(fn, state, units, params, log):
+    """Independent units of work: side by side in processes (as many as params.nproc, or
+    every core), one FFT thread each; or one after the other in this process."""
+    workers = min(len(units), params.threads)
+    if workers <= 1:
+        for u in units:
+            fn(state, *u, log=log)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    # fork: the units need nothing but the state directory, and a caller's script without a
+    # __main__ guard would be run again by spawn.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as ex:
+        for lines in ex.map(_unit_in_process, [(fn, state, u) for u in units]):
+            for line in lines:
+                (log or (lambda _: None))(line)
+
+
+def _unit_in_process(job) -> list:
+    fn, state, unit = job
+    lines = []
+    fn(state, *unit, log=lines.append, threads=1)
+    return lines
+
+
+def abandon(state_dir) -> None:
+    """Remove the state of a run that failed or was interrupted after :func:`prepare`
+    (temporary outputs included), and the output folder if the run created it and nothing
+    else is in it.  Published outputs of an earlier run are not touched."""
+    state = Path(state_dir)
+    try:
+        created = bool(_read_json(state / "meta.json").get("created_output_dir"))
+    except (OSError, ValueError):
+        created = False
+    _remove_state(state, created)
+
+
+def _remove_state(state: Path, created_out: bool) -> None:
+    shutil.rmtree(state, ignore_errors=True)
+    out = state.parent
+    if created_out and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
 # ---------------------------------------------------------------------------------------------
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_json(path, obj):
     mapio.atomic_write_text(path, json.dumps(obj, indent=1, default=_json_default))
 

@@ -57,10 +57,14 @@ SMOOTH_SHELLS = 2
 def smoothed(values: np.ndarray, shells: Shells, half_width: int = SMOOTH_SHELLS) -> np.ndarray:
     """Count-weighted running mean of a per-shell statistic over +-half_width shells."""
     k = np.ones(2 * half_width + 1)
-    num = np.convolve(values * shells.count, k, mode="same")
-    den = np.convolve(shells.count, k, mode="same")
+    # The origin shell (one coefficient: the map's mean times N) stands alone and stays out
+    # of its neighbours' averages: its power can dwarf a whole low-resolution shell's.
+    count = shells.count.astype(np.float64).copy()
+    count[0] = 0.0
+    num = np.convolve(values * count, k, mode="same")
+    den = np.convolve(count, k, mode="same")
     out = num / np.maximum(den, 1)
-    out[0] = values[0]  # the origin shell stands alone
+    out[0] = values[0]
     return out
 
 
@@ -93,10 +97,13 @@ def _signal_variance(m: _Moments, shells: Shells) -> tuple:
 
 
 def best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted) -> Weights:
-    """w = Sigma^-1 (var S, a var S) per shell; w_d = 0 where the shell is not trusted or the
-    map-phasing maps carry no signal (a <= 0)."""
+    """w = Sigma^-1 (var S, a var S) per shell; w_d = 0 where the shell is not trusted, where
+    the map-phasing maps carry no signal (a <= 0), and where they do not exist (beyond
+    dm_resolution the map-phasing coefficients are zero: the original keeps its Wiener
+    weight there)."""
+    has_d = var_d > 1e-6 * var_o
     det = var_o * var_d - cov_od ** 2
-    use_d = trusted & (a > 0) & (det > 1e-12 * np.maximum(var_o * var_d, 1e-300))
+    use_d = trusted & has_d & (a > 0) & (det > 1e-12 * np.maximum(var_o * var_d, 1e-300))
     safe = np.where(use_d, det, 1.0)
     w_o = np.where(use_d, (var_d * var_s - cov_od * a * var_s) / safe,
                    var_s / np.maximum(var_o, 1e-300))
@@ -112,7 +119,7 @@ def best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted) -> Weights:
     est = np.flatnonzero(use_d)
     if est.size:
         k = est[-1]
-        beyond = np.arange(len(w_o)) > k
+        beyond = (np.arange(len(w_o)) > k) & ~trusted & has_d
         a_k = max(float(a[k]), 0.0)
         d_o = var_d[beyond] - cov_od[beyond] * a_k
         d_d = var_o[beyond] * a_k - cov_od[beyond]

@@ -100,6 +100,40 @@ def parse_sequence_text(text: str, source: str = "<text>") -> list:
     return chains
 
 
+# Protein letters that stand for no definite standard residue: ambiguous (B = D/N, Z = E/Q,
+# J = I/L), unknown (X), or pyrrolysine (O), which is rare enough to be more often a typo.
+# They are counted with average masses; a run reports how many there were.
+INDEFINITE_PROTEIN_LETTERS = "BZJXO"
+
+
+def indefinite_letters(chains) -> dict:
+    """{letter: count} of protein letters that are no definite residue (B, Z, J, X, O) and
+    of N in nucleic-acid chains, over all chains."""
+    counts = {}
+    for c in chains:
+        letters = INDEFINITE_PROTEIN_LETTERS if c.kind == "protein" else "N"
+        for ch in letters:
+            n = c.sequence.count(ch)
+            if n:
+                counts[ch] = counts.get(ch, 0) + n
+    return counts
+
+
+def sequence_warnings(chains, source) -> list:
+    """Warnings for a sequence whose mass rests partly on guesses (see
+    :func:`indefinite_letters`); empty when every letter is a definite residue."""
+    counts = indefinite_letters(chains)
+    if not counts:
+        return []
+    total = sum(len(c.sequence) for c in chains)
+    n = sum(counts.values())
+    listed = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return [f"{source}: {n} of {total} residue letters are no definite residue ({listed}); "
+            f"they were counted with average residue masses. B = D/N, Z = E/Q, J = I/L, "
+            f"X = unknown, O = pyrrolysine, N = any nucleotide: check the sequence if these "
+            f"were not meant."]
+
+
 def read_sequence(path) -> list:
     """Chains of a sequence file (see the module docstring for the formats)."""
     path = Path(path)

@@ -55,12 +55,12 @@ def point_group(symbol: str) -> np.ndarray:
         kind, n = m.group(1), int(m.group(2))
         if n < 1:
             raise InputError(f"symmetry {symbol}: the order must be at least 1")
-        gens = [_axis_rotation((0, 0, 1), 2 * np.pi / n)]
-        if kind == "D":
-            gens.append(_axis_rotation((1, 0, 0), np.pi))
-        elif kind == "DY":
-            gens.append(_axis_rotation((0, 1, 0), np.pi))
-        return _close_group(gens)
+        # Listed directly rather than closed from generators: any order n, in O(n).
+        cyclic = np.array([_axis_rotation((0, 0, 1), 2 * np.pi * k / n) for k in range(n)])
+        if kind == "C":
+            return cyclic
+        two_fold = _axis_rotation((1, 0, 0) if kind == "D" else (0, 1, 0), np.pi)
+        return np.concatenate([cyclic, two_fold @ cyclic])
     if s == "T":   # 2-folds along x, y, z; 3-fold along (1, 1, 1)
         return _close_group([_axis_rotation((0, 0, 1), np.pi),
                              _axis_rotation((1, 1, 1), 2 * np.pi / 3)])
@@ -89,21 +89,35 @@ def read_ncs_spec(path) -> list:
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read the symmetry file ({e})") from None
     rows, trans, ops = [], None, []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         words = line.split()
         if not words:
             continue
         key = words[0].lower()
-        try:
+        if key in ("rota_matrix", "tran_orth"):
+            try:
+                values = [float(v) for v in words[1:]]
+            except ValueError:
+                values = []
+            if len(values) != 3 or not np.all(np.isfinite(values)):
+                raise InputError(f"{path}, line {number}: {key} needs three numbers, got "
+                                 f"{line.strip()!r}")
             if key == "rota_matrix":
-                rows.append([float(v) for v in words[1:4]])
-            elif key == "tran_orth":
-                trans = [float(v) for v in words[1:4]]
-        except ValueError:
-            raise InputError(f"{path}: unreadable line {line!r}") from None
+                if len(rows) == 3:
+                    raise InputError(f"{path}, line {number}: a fourth rota_matrix row "
+                                     f"before tran_orth")
+                rows.append(values)
+            else:
+                if len(rows) != 3:
+                    raise InputError(f"{path}, line {number}: tran_orth after "
+                                     f"{len(rows)} rota_matrix rows (three are needed)")
+                trans = values
         if len(rows) == 3 and trans is not None:
             ops.append((np.array(rows), np.array(trans)))
             rows, trans = [], None
+    if rows:
+        raise InputError(f"{path}: the last operator has {len(rows)} rota_matrix rows and no "
+                         f"tran_orth")
     if not ops:
         raise InputError(f"{path}: no operators (rota_matrix / tran_orth) found")
     R0, t0 = ops[0]
@@ -112,8 +126,10 @@ def read_ncs_spec(path) -> list:
                    for R, t in ops):
             ops.insert(0, (np.eye(3), np.zeros(3)))
     for R, _ in ops:
-        if not np.allclose(R @ R.T, np.eye(3), atol=1e-3):
-            raise InputError(f"{path}: a rota_matrix is not a rotation")
+        if not np.allclose(R @ R.T, np.eye(3), atol=1e-3) or np.linalg.det(R) < 0:
+            raise InputError(f"{path}: a rota_matrix is not a rotation"
+                             + (" (it is a mirror: determinant -1)"
+                                if np.allclose(R @ R.T, np.eye(3), atol=1e-3) else ""))
     return ops
 
 

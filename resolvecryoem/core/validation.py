@@ -31,55 +31,58 @@ from . import mapio
 from .checks import check_same_grid
 from .errors import InputError
 from .fourier import Shells, irfft, rfft
-from .fsc import fsc, resolution_at
+from .fsc import cov, fsc, power, resolution_at
 from .sharpening import lowpass, shell_rms
 
 HELPED, NOT_HELPED, UNDECIDABLE = "helped", "did not help", "undecidable"
+MADE_WORSE, SUSPECT = "made the map worse", "suspect"
+# A verdict needs at least this many shells that pass (or fail) the test.
+MIN_SHELLS = 2
+# Shells whose cross-FSC exceeds what independent maps allow before the outputs are called
+# not independent of the other half map.
+MIN_SUSPECT_SHELLS = 3
 
 
 @dataclass
-class Verdict:
+class Evidence:
+    """Shell-by-shell evidence in one region (whole box, or inside the molecular envelope).
+
+    ``cc_full_after``: CC with the truth of the average of the two density-modified half maps,
+    0.5 [cov(C1, O2) + cov(C2, O1)] / sqrt(var((C1 + C2) / 2) var S), var S = cov(O1, O2):
+    every covariance pairs maps with independent noise, and whatever error the two modified
+    halves share is in var((C1 + C2) / 2).  ``resolution_full_after`` is where it falls below
+    0.5 (the CC_ref that half-map FSC 0.143 stands for, so it compares with
+    ``resolution_before``)."""
+
     verdict: str
     reason: str
-    resolution_before: float
-    resolution_after: float
-    s: np.ndarray
+    resolution_before: float | None
+    resolution_after: float | None
+    resolution_full_after: float | None
     fsc_before: np.ndarray
     fsc_cross_1: np.ndarray
     fsc_cross_2: np.ndarray
     fsc_equivalent_after: np.ndarray
+    cc_full_after: np.ndarray
     gain: np.ndarray          # CC(C, S) - CC(O, S) per shell
     sigma: np.ndarray         # noise of the gain per shell
-    shell_call: list = field(default_factory=list)  # better / worse / same / undecidable
-
-    def table(self) -> str:
-        lines = [f"{'d (A)':>8s} {'FSC(O1,O2)':>10s} {'FSC(C1,O2)':>10s} {'FSC(C2,O1)':>10s} "
-                 f"{'CC gain':>8s} {'+-':>6s}  call"]
-        for k in range(1, len(self.s)):
-            lines.append(f"{1 / self.s[k]:8.2f} {self.fsc_before[k]:10.3f} "
-                         f"{self.fsc_cross_1[k]:10.3f} {self.fsc_cross_2[k]:10.3f} "
-                         f"{self.gain[k]:8.3f} {self.sigma[k]:6.3f}  {self.shell_call[k]}")
-        return "\n".join(lines)
-
-    def summary(self) -> str:
-        return (f"verdict: density modification {self.verdict} ({self.reason}); resolution "
-                f"(equivalent half-map FSC = 0.143) {self.resolution_before:.2f} A before, "
-                f"{self.resolution_after:.2f} A after, from independent comparisons only")
+    shell_call: list = field(default_factory=list)  # better/worse/same/undecidable/suspect
+    # FSC(C1, C2): inflated by the error the modified halves share; shown, never used.
+    fsc_modified_halves: np.ndarray | None = None
 
     def to_dict(self) -> dict:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v)
                 for k, v in self.__dict__.items()}
 
 
-def verdict_from_maps(O1, O2, C1, C2, voxel_size) -> Verdict:
-    """The verdict from the original (O) and density-modified (C) half maps (real space)."""
-    shells = Shells.for_box(O1.shape, voxel_size)
-    F = {k: rfft(v) for k, v in dict(O1=O1, O2=O2, C1=C1, C2=C2).items()}
-    before = fsc(F["O1"], F["O2"], shells)
-    x1 = fsc(F["C1"], F["O2"], shells)
-    x2 = fsc(F["C2"], F["O1"], shells)
+def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
+    """Per-shell evidence from independent comparisons only, and the call it supports."""
+    before = fsc(F_O1, F_O2, shells)
+    x1 = fsc(F_C1, F_O2, shells)
+    x2 = fsc(F_C2, F_O1, shells)
     sig = shells.significance()
     decidable = before > sig
+    decidable[0] = False
     root = np.sqrt(np.maximum(before, sig))
     cc_before = np.sqrt(np.clip(before, 0, 1))
     gains = np.stack([x1 - before, x2 - before]) / root
@@ -87,9 +90,16 @@ def verdict_from_maps(O1, O2, C1, C2, voxel_size) -> Verdict:
     # Noise of the gain: the two halves' gains differ only by noise; 1/sqrt(N) bounds it
     # from below (a correlation estimated from N/2 independent complex coefficients).
     sigma = np.maximum(np.abs(gains[0] - gains[1]) / 2.0, 0.5 * sig / root)
+    # No map made without half map j can correlate with O_j better than the truth does:
+    # FSC(C_i, O_j) = CC(C_i, S) CC(O_j, S) <= sqrt(FSC(O1, O2)).  Upper confidence bounds
+    # on both sides, so noise alone does not trip it.
+    bound = np.sqrt(np.clip(before + sig, 0, 1)) + sig
+    suspect = (np.maximum(x1, x2) > bound) & (np.arange(shells.n) > 0)
     calls = []
     for k in range(shells.n):
-        if k == 0 or not decidable[k]:
+        if suspect[k]:
+            calls.append("suspect")
+        elif not decidable[k]:
             calls.append("undecidable")
         elif gain[k] > 2 * sigma[k]:
             calls.append("better")
@@ -98,24 +108,145 @@ def verdict_from_maps(O1, O2, C1, C2, voxel_size) -> Verdict:
         else:
             calls.append("same")
     equivalent = np.clip(x1, 0, None) * np.clip(x2, 0, None) / np.maximum(before, sig)
+    cc_full = cc_of_average(F_O1, F_O2, F_C1, F_C2, shells)
+    n_dec = int(decidable.sum())
+    n_better, n_worse = calls.count("better"), calls.count("worse")
+    n_suspect = int(suspect.sum())
+    # Inverse-variance weights: the many coefficients of the noisy outer shells must not
+    # outvote the shells where the gain is measured precisely.
+    weights = decidable / np.maximum(sigma, 1e-6) ** 2
+    mean_gain = float(np.sum(weights * gain) / max(weights.sum(), 1e-30))
+    mean_cc = float(np.sum(weights * cc_before) / max(weights.sum(), 1e-30))
+    if n_dec == 0:
+        return Evidence(UNDECIDABLE, "no shell has half-map FSC above 2/sqrt(N): no signal, "
+                        "so no resolution can be claimed", None, None, None, before, x1, x2,
+                        equivalent, cc_full, gain, sigma, calls, fsc(F_C1, F_C2, shells))
     d_before = resolution_at(before, shells, 0.143)
     d_after = resolution_at(equivalent, shells, 0.143)
-    n_better, n_worse = calls.count("better"), calls.count("worse")
-    n_dec = int(decidable[1:].sum())
-    weights = shells.count * decidable
-    weights[0] = 0
-    mean_gain = float(np.sum(weights * gain) / max(weights.sum(), 1))
-    mean_cc = float(np.sum(weights * cc_before) / max(weights.sum(), 1))
-    if n_dec == 0:
-        v, why = UNDECIDABLE, "no shell has half-map FSC above 2/sqrt(N)"
-    elif n_better >= max(2, n_worse + 1) and mean_gain > 0 and d_after <= d_before + 1e-6:
-        v, why = HELPED, (f"{n_better} of {n_dec} decidable shells better, {n_worse} worse; "
-                          f"mean CC gain {mean_gain:+.3f} on {mean_cc:.3f}")
+    d_full = resolution_at(cc_full, shells, 0.5)
+    counts = f"{n_better} of {n_dec} decidable shells better, {n_worse} worse"
+    if n_suspect >= MIN_SUSPECT_SHELLS:
+        v, why = SUSPECT, (f"in {n_suspect} shells the modified half maps correlate with the "
+                           f"OTHER original half map more than any map made without it can "
+                           f"(FSC(C_i, O_j) > sqrt(FSC(O1, O2))): they are not independent "
+                           f"of it, and no figure from them can be trusted")
+    elif n_better >= max(MIN_SHELLS, n_worse + 1) and d_after <= d_before + 1e-6:
+        v, why = HELPED, f"{counts}; mean CC gain {mean_gain:+.3f} on {mean_cc:.3f}"
+    elif n_worse >= max(MIN_SHELLS, n_better + 1) and d_after >= d_before - 1e-6:
+        v, why = MADE_WORSE, f"{counts}; mean CC gain {mean_gain:+.3f}"
     else:
-        v, why = NOT_HELPED, (f"{n_better} of {n_dec} decidable shells better, {n_worse} "
-                              f"worse; mean CC gain {mean_gain:+.3f}")
-    return Verdict(v, why, d_before, d_after, shells.s, before, x1, x2, equivalent, gain,
-                   sigma, calls)
+        v, why = NOT_HELPED, f"{counts}; mean CC gain {mean_gain:+.3f}"
+    return Evidence(v, why, d_before, d_after, d_full, before, x1, x2, equivalent, cc_full,
+                    gain, sigma, calls, fsc(F_C1, F_C2, shells))
+
+
+def cc_of_average(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> np.ndarray:
+    """Per-shell CC with the truth of (C1 + C2) / 2, each C_i made without O_j:
+    0.5 [cov(C1, O2) + cov(C2, O1)] / sqrt(var((C1 + C2) / 2) var S), var S = cov(O1, O2),
+    floored at its noise level, 2/sqrt(N) of sqrt(var O1 var O2): a ratio of noisy
+    estimates must not climb where the signal is gone."""
+    var_o = np.sqrt(power(F_O1, shells) * power(F_O2, shells))
+    var_s = np.maximum(cov(F_O1, F_O2, shells),
+                       np.maximum(shells.significance() * var_o, 1e-30))
+    cross = 0.5 * (cov(F_C1, F_O2, shells) + cov(F_C2, F_O1, shells))
+    var_c = np.maximum(power(0.5 * (F_C1 + F_C2), shells), 1e-30)
+    cc = np.clip(cross / np.sqrt(var_c * var_s), 0, 1)
+    cc[0] = 1.0
+    return cc
+
+
+@dataclass
+class Verdict:
+    """Did density modification help?  The overall call, and the evidence over the whole box
+    and (when a molecular envelope is known) inside the molecule."""
+
+    verdict: str
+    reason: str
+    s: np.ndarray
+    whole: Evidence
+    inside: Evidence | None = None
+
+    # The whole-box figures, by their long-standing names.
+    resolution_before = property(lambda self: self.whole.resolution_before)
+    resolution_after = property(lambda self: self.whole.resolution_after)
+    resolution_full_after = property(lambda self: self.whole.resolution_full_after)
+    fsc_before = property(lambda self: self.whole.fsc_before)
+    shell_call = property(lambda self: self.whole.shell_call)
+
+    def table(self) -> str:
+        e = self.whole
+        lines = [f"{'d (A)':>8s} {'FSC(O1,O2)':>10s} {'FSC(C1,O2)':>10s} {'FSC(C2,O1)':>10s} "
+                 f"{'CC gain':>8s} {'+-':>6s}  call" + ("  (inside)" if self.inside else "")]
+        for k in range(1, len(self.s)):
+            lines.append(f"{1 / self.s[k]:8.2f} {e.fsc_before[k]:10.3f} "
+                         f"{e.fsc_cross_1[k]:10.3f} {e.fsc_cross_2[k]:10.3f} "
+                         f"{e.gain[k]:8.3f} {e.sigma[k]:6.3f}  {e.shell_call[k]}" +
+                         (f"  ({self.inside.shell_call[k]})" if self.inside else ""))
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        parts = [f"verdict: density modification {self.verdict} ({self.reason})"]
+        for name, e in (("whole box", self.whole), ("inside the molecule", self.inside)):
+            if e is None:
+                continue
+            if e.resolution_before is None:
+                parts.append(f"{name}: no signal, no resolution")
+            else:
+                parts.append(f"{name}: {e.resolution_before:.2f} A before, "
+                             f"{e.resolution_full_after:.2f} A after (delivered map, CC with "
+                             f"the truth 0.5), {e.resolution_after:.2f} A (modified half maps, "
+                             f"equivalent FSC 0.143)")
+        return "; ".join(parts) + "; from independent comparisons only"
+
+    def to_dict(self) -> dict:
+        return {"verdict": self.verdict, "reason": self.reason, "s": self.s.tolist(),
+                "whole": self.whole.to_dict(),
+                "inside": None if self.inside is None else self.inside.to_dict()}
+
+
+def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 1) -> Verdict:
+    """The verdict from the original (O) and density-modified (C) half maps (real space).
+
+    ``envelope`` (optional, 0..1, made from the maps): the same evidence inside the molecule,
+    so that flattening the solvent alone (which wins the whole-box score) is not presented as
+    density modification.  The overall call is the inside one when there is an envelope.
+    """
+    shells = Shells.for_box(O1.shape, voxel_size)
+    maps = dict(O1=O1, O2=O2, C1=C1, C2=C2)
+    whole = shell_evidence(*(rfft(maps[k], threads) for k in maps), shells)
+    inside = None
+    if envelope is not None:
+        inside = shell_evidence(*(rfft(maps[k] * envelope, threads) for k in maps), shells)
+    v, why = _overall(whole, inside)
+    return Verdict(v, why, shells.s, whole, inside)
+
+
+def _overall(whole: Evidence, inside: Evidence | None) -> tuple:
+    if inside is None:
+        return whole.verdict, whole.reason
+    if SUSPECT in (whole.verdict, inside.verdict):
+        e = whole if whole.verdict == SUSPECT else inside
+        return SUSPECT, e.reason
+    if whole.verdict == HELPED and inside.verdict != HELPED:
+        return inside.verdict, (f"inside the molecule {inside.reason}; the whole-box gain "
+                                f"({whole.reason}) comes from the solvent alone")
+    return inside.verdict, f"inside the molecule {inside.reason}; whole box {whole.reason}"
+
+
+def molecule_envelope(O1, O2, voxel_size, resolution_A: float, solvent_fraction: float,
+                      threads: int = 1) -> np.ndarray:
+    """Soft molecular envelope made from the two half maps alone: the probabilistic local-rms
+    mask (sphere of 2 x resolution) of their FSC-weighted average, holding the molecular
+    volume.  The weighting matters: the noise of the outer shells dominates the local rms of
+    the plain average (its mask was uncorrelated with the molecule on the bundled example)."""
+    from .fsc import fsc_ref
+    from .masking import local_rms, probabilistic_mask
+    shells = Shells.for_box(O1.shape, voxel_size)
+    F1, F2 = rfft(O1, threads), rfft(O2, threads)
+    weighted = irfft(0.5 * (F1 + F2) * shells.expand(fsc_ref(fsc(F1, F2, shells))), O1.shape,
+                     threads)
+    return probabilistic_mask(local_rms(weighted, shells, 2.0 * resolution_A, threads),
+                              solvent_fraction)
 
 
 def verdict(out_dir) -> Verdict:
@@ -144,7 +275,28 @@ def verdict(out_dir) -> Verdict:
     if box:
         sl = tuple(slice(a, b) for a, b in zip(box["lower"], box["upper"]))
         O1, O2, C = O1[sl], O2[sl], [c[sl] for c in C]
-    return verdict_from_maps(O1, O2, C[0], C[1], info.voxel_size)
+    return verdict_from_run(O1, O2, C[0], C[1], info.voxel_size, res)
+
+
+def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1) -> Verdict:
+    """The verdict of a run on its (boxed) maps, with the molecular envelope made from the
+    original half maps when the run recorded its resolution and solvent fraction.  The
+    pipeline calls this on what it writes, and ``resolvecryoem verdict`` on the files, so the
+    two always agree."""
+    envelope = None
+    try:
+        d = results["resolution"]["used"]
+        f = results["solvent_fraction"]["boxed"]
+    except (KeyError, TypeError):
+        pass
+    else:
+        envelope = molecule_envelope(O1, O2, voxel_size, d, f, threads)
+    v = verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads)
+    independence = results.get("independence") or {}
+    if independence.get("independent") is False:
+        v.verdict, v.reason = SUSPECT, independence.get("explanation", "the input half maps "
+                                                        "are not independent")
+    return v
 
 
 def verdict_main(argv) -> int:
@@ -194,18 +346,7 @@ def compare(map_a, map_b, model=None, resolution=None, out_dir=None) -> dict:
     result["map_map_resolution_0.5"] = resolution_at(np.array(result["map_map_fsc"]), shells,
                                                      0.5)
     if model is not None:
-        from .model_map import model_density, model_envelope
-        M = rfft(model_density(model, A.shape, ia.voxel_size, ia.start_A))
-        env = model_envelope(model, A.shape, ia.voxel_size, ia.start_A)
-        a_map, b_map = irfft(Fa, A.shape), irfft(Fb, A.shape)
-        m_map = irfft(M, A.shape)
-        for tag, X, xm in (("a", Fa, a_map), ("b", Fb, b_map)):
-            whole = fsc(X, M, shells)
-            inside = fsc(rfft(xm * env), rfft(m_map * env), shells)
-            result[f"map_model_fsc_{tag}"] = whole.tolist()
-            result[f"map_model_fsc_{tag}_envelope"] = inside.tolist()
-            result[f"map_model_resolution_{tag}"] = resolution_at(whole, shells, 0.5)
-            result[f"map_model_resolution_{tag}_envelope"] = resolution_at(inside, shells, 0.5)
+        result.update(_map_model_scores(rfft(A), rfft(B), model, ia, shells, resolution))
         result["model"] = str(model)
     if out_dir is not None:
         out = Path(out_dir)
@@ -218,6 +359,63 @@ def compare(map_a, map_b, model=None, resolution=None, out_dir=None) -> dict:
             result[f"matched_{tag}"] = str(out / name)
         mapio.atomic_write_text(out / "compare.json", json.dumps(result, indent=1))
     return result
+
+
+def _map_model_scores(Fa, Fb, model, info, shells: Shells, resolution=None) -> dict:
+    """Map-model FSC of each map, whole box and around the model, and a per-shell call.
+
+    Each map is scaled to the model's shell amplitudes on its own (never matched to the other
+    map), so its around-the-model score depends on the map and the model alone.  A shell is
+    "a"/"b" when one map's FSC with the model exceeds the other's by more than 2/sqrt(N),
+    else "same"; a winner needs at least MIN_SHELLS such shells more than the other map has.
+    """
+    from .model_map import model_density, model_envelope
+    shape = shells.shape
+    M = rfft(model_density(model, shape, info.voxel_size, info.start_A))
+    env = model_envelope(model, shape, info.voxel_size, info.start_A)
+    m_map = irfft(M, shape)
+    FM_env = rfft(m_map * env)
+    rms_m = shell_rms(M, shells)
+    lp = lowpass(shells, resolution) if resolution else np.float32(1.0)
+    out, curves = {}, {}
+    for tag, X in (("a", Fa), ("b", Fb)):
+        k = np.where(shell_rms(X, shells) > 0, rms_m / np.maximum(shell_rms(X, shells), 1e-30),
+                     0.0)
+        X = X * shells.expand(k) * lp
+        whole = fsc(X, M, shells)
+        inside = fsc(rfft(irfft(X, shape) * env), FM_env, shells)
+        curves[tag] = inside
+        out[f"map_model_fsc_{tag}"] = whole.tolist()
+        out[f"map_model_fsc_{tag}_envelope"] = inside.tolist()
+        out[f"map_model_resolution_{tag}"] = robust_resolution_at(whole, shells, 0.5)
+        out[f"map_model_resolution_{tag}_envelope"] = robust_resolution_at(inside, shells, 0.5)
+    sig = shells.significance()
+    diff = curves["b"] - curves["a"]
+    calls = ["same" if k == 0 or abs(d) <= g else ("b" if d > 0 else "a")
+             for k, (d, g) in enumerate(zip(diff, sig))]
+    n_a, n_b = calls.count("a"), calls.count("b")
+    if n_b >= max(MIN_SHELLS, n_a + MIN_SHELLS):
+        better = "b"
+    elif n_a >= max(MIN_SHELLS, n_b + MIN_SHELLS):
+        better = "a"
+    else:
+        better = None
+    out.update(shell_call_envelope=calls, better=better,
+               evidence=f"around the model, {n_a} shells favour map a, {n_b} map b, "
+                        f"{len(calls) - 1 - n_a - n_b} show no significant difference "
+                        f"(2/sqrt(N))")
+    return out
+
+
+def robust_resolution_at(curve, shells: Shells, threshold: float, run: int = 2) -> float:
+    """Where a curve falls below ``threshold`` and stays below for ``run`` shells: a single
+    shell's dip (a noisy or damaged shell) does not end it."""
+    curve = np.asarray(curve)
+    below = curve < threshold
+    for i in range(1, shells.n):
+        if below[i:i + run].all():
+            return resolution_at(curve, shells, threshold, start=max(i, 1))
+    return float(1.0 / shells.s[-1])
 
 
 def compare_main(argv) -> int:
@@ -242,10 +440,12 @@ def compare_main(argv) -> int:
             print(f"  {path}: map-model FSC = 0.5 at {r[f'map_model_resolution_{tag}']:.2f} A "
                   f"(whole box), {r[f'map_model_resolution_{tag}_envelope']:.2f} A (around "
                   f"the model)")
-        better = "a" if r["map_model_resolution_a_envelope"] < r[
-            "map_model_resolution_b_envelope"] else "b"
-        print(f"  the map with the finer map-model resolution: "
-              f"{args.map_a if better == 'a' else args.map_b}")
+        better = r["better"]
+        if better is None:
+            print(f"  no significant difference between the maps ({r['evidence']})")
+        else:
+            print(f"  better around the model: {args.map_a if better == 'a' else args.map_b} "
+                  f"({r['evidence']})")
         print("  note: a model refined against one of the maps favours that map; refine the "
               "model against each map before comparing if you can.")
     return 0

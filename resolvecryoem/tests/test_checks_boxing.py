@@ -89,3 +89,33 @@ def test_no_box_when_the_molecule_fills_the_map():
     rng = np.random.default_rng(4)
     m = rng.standard_normal((32, 32, 32)).astype(np.float32)
     assert boxing.find_box(m, 1.0, 0.5 * 32 ** 3, resolution_A=3.0) is None
+
+
+def test_molecular_volume_larger_than_the_box_is_an_error_and_a_tight_fit_a_warning():
+    from resolvecryoem.core.checks import check_molecular_volume
+    with pytest.raises(InputError, match=r"1.23e\+09 A\^3 \(molecular mass 1e9\) is 1.2 times "
+                                         r"the box of h1.mrc"):
+        check_molecular_volume(1.23e9, 1e9, "molecular mass 1e9", "h1.mrc")
+    (w,) = check_molecular_volume(0.97e6, 1e6, "sequence s.fasta", "h1.mrc")
+    assert "assumed a solvent fraction of 0.05 instead of 0.030" in w
+    (w,) = check_molecular_volume(1e3, 1e6, "molecular mass 1 kDa", "h1.mrc")
+    assert "assumed a solvent fraction of 0.995" in w
+    assert check_molecular_volume(3e5, 1e6, "x", "h1.mrc") == []
+
+
+def test_masks_must_leave_solvent():
+    i = map_info((32, 32, 32), 1.0, path="m.mrc")
+    m = np.ones((32, 32, 32), np.float32)
+    with pytest.raises(InputError, match="m.mrc: the mask marks 100.00% of the box"):
+        check_mask(m, i)
+    m[:1] = 0  # 1/32 of the box solvent: enough
+    check_mask(m, i)
+
+
+def test_an_empty_region_gives_an_error_not_an_index_error():
+    from resolvecryoem.core.histograms import density_histograms
+    rho = np.random.default_rng(0).standard_normal((16, 16, 16)).astype(np.float32)
+    with pytest.raises(InputError, match="solvent region of the analysed box"):
+        density_histograms(rho, np.ones_like(rho), 0.1)
+    s, m = density_histograms(rho, np.full_like(rho, 0.5), 0.1)
+    assert np.isfinite(s.density).all() and np.isfinite(m.density).all()

@@ -41,43 +41,12 @@ def test_command_line_run(case, tmp_path, capsys):
     assert "after density modification" in capsys.readouterr().out
 
 
-def _expect_error(argv, pattern, out, capsys):
-    code = main(argv + ["--output-dir", str(out), "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert pattern in err, err
-    assert not out.exists() or not any(out.iterdir()), "something was left behind"
-
-
-def test_bad_inputs_give_clear_errors(case, tmp_path, capsys):
-    h1, h2 = str(case.paths["half_map_1"]), str(case.paths["half_map_2"])
-    seq = str(case.paths["sequence"])
-    out = tmp_path / "out"
-    d, info = mapio.read_map(h2)
-    other = mapio.map_info(d.shape, info.voxel_size * 1.1, info.start_A)
-    mapio.write_map(tmp_path / "coarse.mrc", d, other)
-    _expect_error([h1, str(tmp_path / "coarse.mrc"), "--seq-file", seq],
-                  "different voxel sizes", out, capsys)
-    _expect_error([h1, h1, "--seq-file", seq], "identical", out, capsys)
-    nan = d.copy()
-    nan[1, 2, 3] = np.nan
-    mapio.write_map(tmp_path / "nan.mrc", nan, info)
-    _expect_error([h1, str(tmp_path / "nan.mrc"), "--seq-file", seq], "nan.mrc", out, capsys)
-    (tmp_path / "junk.mrc").write_bytes(b"\0" * 100)
-    _expect_error([h1, str(tmp_path / "junk.mrc"), "--seq-file", seq], "junk.mrc", out, capsys)
-    (tmp_path / "empty.fasta").write_text(">x\n\n")
-    _expect_error([h1, h2, "--seq-file", str(tmp_path / "empty.fasta")], "empty.fasta", out,
-                  capsys)
-    _expect_error([h1, h2, "--seq-file", seq, "--resolution", "0.5"], "Nyquist", out, capsys)
-    _expect_error([h1, h2, "--seq-file", seq, "--resolution", "-3"], "positive", out, capsys)
-    _expect_error([h1, h2], "sequence file, a molecular mass or a solvent fraction", out,
-                  capsys)
-    mapio.write_map(tmp_path / "mask.mrc", np.ones((40, 40, 40), np.float32),
-                    mapio.map_info((40, 40, 40), info.voxel_size))
-    _expect_error([h1, h2, "--seq-file", seq, "--mask", str(tmp_path / "mask.mrc")],
-                  "mask.mrc", out, capsys)
-    _expect_error([h1, h2, "--seq-file", seq, "--model", seq], "not available yet", out,
-                  capsys)
+def test_help_lists_keywords_with_limits(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--b-iso" in out and "at least 0 and at most 1000" in out and "+-10%" in out
 
 
 def test_masked_half_maps_warn_loudly(case, tmp_path, capsys):
@@ -97,3 +66,21 @@ def test_readme_documents_every_keyword():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for f in param_fields():
         assert f"`{f.name}`" in readme and cli_flag(f.name) in readme, f.name
+
+
+def test_indefinite_residue_letters_and_a_crowded_box_are_reported(case, tmp_path, capsys):
+    seq = case.paths["sequence"].read_text().strip() + "XXXXZZB\n"
+    (tmp_path / "s.fasta").write_text(seq)
+    h1, h2 = str(case.paths["half_map_1"]), str(case.paths["half_map_2"])
+    code = main([h1, h2, "--seq-file", str(tmp_path / "s.fasta"), "--cycles", "1",
+                 "--output-dir", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "WARNING" in out and "7 of " in out and "B 1, X 4, Z 2" in out
+    # a mass whose volume (1.23 A^3/Da) fills 97% of the box
+    box_A3 = mapio.read_map(h1, header_only=True)[1].box_volume_A3
+    code = main([h1, h2, "--molecular-mass", str(0.97 * box_A3 / 1.23), "--cycles", "1",
+                 "--output-dir", str(tmp_path / "out2")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "fills 97.0% of the box" in out and "assumed a solvent fraction of 0.05" in out

@@ -66,3 +66,15 @@ def test_shared_sequences_parse():
     for f in files:
         chains = read_sequence(f)
         assert molecular_mass(chains) > 1000
+
+
+def test_letters_that_are_no_definite_residue_are_counted_and_reported():
+    from resolvecryoem.core.sequence import indefinite_letters, sequence_warnings
+    chains = parse_sequence_text(f">a\n{UBIQUITIN}ZZBX\n>b\nJOXX\n>r\nGGCGAUNNACG\n")
+    assert indefinite_letters(chains) == {"Z": 2, "B": 1, "X": 3, "J": 1, "O": 1, "N": 2}
+    (w,) = sequence_warnings(chains, "s.fasta")
+    assert w.startswith("s.fasta: 10 of ") and "B 1, J 1, N 2, O 1, X 3, Z 2" in w
+    assert sequence_warnings(parse_sequence_text(UBIQUITIN), "u.fasta") == []
+    # counted with average masses, not dropped
+    assert molecular_mass(parse_sequence_text("AAAAXXXX")) == pytest.approx(
+        4 * 71.0788 + 4 * 110.0 + 18.015)

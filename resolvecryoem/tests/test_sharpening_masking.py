@@ -91,3 +91,20 @@ def test_spectral_profile_has_the_protein_dip_and_bump():
     at = lambda d: p[np.argmin(np.abs(sh.s - 1 / d))]  # noqa: E731
     assert at(6.3) < at(4.6)          # the alpha-helix dip and the 4.5 A bump
     assert np.all(p > 0) and np.all(np.isfinite(p))
+
+
+def test_match_shell_rms_leaves_empty_shells_empty_and_leaks_nothing():
+    from resolvecryoem.core.fourier import Shells, rfft
+    from resolvecryoem.core.sharpening import match_shell_rms, shell_rms, lowpass
+    shells = Shells.for_box((24, 28, 32), 1.0)
+    rng = np.random.default_rng(0)
+    F = rfft(rng.standard_normal((24, 28, 32)).astype(np.float32))
+    F *= lowpass(shells, 3.0)          # empty beyond ~3 A
+    target = np.linspace(10.0, 1.0, shells.n)
+    out = match_shell_rms(F.copy(), target, shells)
+    got = shell_rms(out, shells)
+    full = shell_rms(F, shells) > 0.5 * shell_rms(F, shells)[1:5].mean()
+    full[0] = False
+    assert np.allclose(got[full][1:-1], target[full][1:-1], rtol=0.1)
+    assert np.all(np.isfinite(out)) and got.max() < 2 * target.max()
+    assert np.all(got[shell_rms(F, shells) == 0] == 0)

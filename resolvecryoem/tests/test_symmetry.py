@@ -100,3 +100,30 @@ def test_c2_symmetry_improves_a_c2_dimer(dimer, tmp_path):
     assert _inside(dimer, tmp_path / "c2") < without - 0.05
     assert _inside(dimer, tmp_path / "file") == pytest.approx(_inside(dimer, tmp_path / "c2"),
                                                               abs=0.02)
+
+
+@pytest.mark.parametrize("symbol,order", [("C70", 70), ("D40", 80), ("Dy13", 26)])
+def test_high_order_groups_are_closed_groups_of_distinct_rotations(symbol, order):
+    g = point_group(symbol)
+    assert len(g) == order
+    keys = {tuple(np.round(R, 6).ravel()) for R in g}
+    assert len(keys) == order
+    rng = np.random.default_rng(0)
+    for i, j in rng.integers(0, order, size=(50, 2)):  # closure under products
+        assert tuple(np.round(g[i] @ g[j], 6).ravel()) in keys
+    assert np.all(np.linalg.det(g) > 0)
+
+
+@pytest.mark.parametrize("text,where", [
+    ("rota_matrix 1 0 0\nrota_matrix 0 1\nrota_matrix 0 0 1\ntran_orth 0 0 0\n", "line 2"),
+    ("rota_matrix 1 0 0\nrota_matrix 0 1 0 0\nrota_matrix 0 0 1\ntran_orth 0 0 0\n", "line 2"),
+    ("rota_matrix 1 0 0\nrota_matrix 0 1 0\nrota_matrix 0 0 1\ntran_orth 0 nan 0\n", "line 4"),
+    ("rota_matrix 1 0 0\nrota_matrix 0 1 0\ntran_orth 0 0 0\n", "line 3"),
+    ("rota_matrix 1 0 0\nrota_matrix 0 1 0\nrota_matrix 0 0 1\n", "no tran_orth"),
+    ("rota_matrix -1 0 0\nrota_matrix 0 1 0\nrota_matrix 0 0 1\ntran_orth 0 0 0\n", "mirror"),
+])
+def test_malformed_ncs_spec_names_file_and_line(tmp_path, text, where):
+    f = tmp_path / "ops.ncs_spec"
+    f.write_text(text)
+    with pytest.raises(InputError, match=f"ops.ncs_spec.*{where}"):
+        read_ncs_spec(f)

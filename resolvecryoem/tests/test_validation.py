@@ -6,7 +6,8 @@ import pytest
 
 from resolvecryoem.core import mapio
 from resolvecryoem.core.errors import InputError
-from resolvecryoem.core.validation import HELPED, NOT_HELPED, compare, verdict, verdict_main
+from resolvecryoem.core.validation import (HELPED, MADE_WORSE, NOT_HELPED, compare, verdict,
+                                          verdict_main)
 from resolvecryoem.core.simulate import bundled_model, example_case
 
 
@@ -36,7 +37,7 @@ def test_noise_did_not_help(case, tmp_path):
     rng = np.random.default_rng(0)
     noise = [rng.standard_normal(case.truth.shape).astype(np.float32) for _ in range(2)]
     v = verdict(_run_dir(tmp_path, case, *noise))
-    assert v.verdict == NOT_HELPED
+    assert v.verdict == MADE_WORSE
     assert "better" not in v.shell_call
 
 
