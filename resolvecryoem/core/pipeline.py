@@ -523,8 +523,15 @@ def finish(state_dir, log=print) -> dict:
     rec = _recombination_step(st, rl)
     halves, notes = _delivered_half_spectra(st, rec, rl)
     maps, fs, local_res = _final_maps(st, rec, halves, rl)
+    # From here on only per-shell figures and the maps: let the spectra go (16-28 bytes per
+    # voxel of the analysed box) before the input maps are read again and assessed.
+    del halves
+    rec.release()
+    st.release_spectra()
     tmp, written = _write_maps_step(st, rec, maps, fs, local_res, rl)
+    del maps, local_res
     assessment = _assessment_step(st, written, notes, rl)
+    del written
     results = _results(st, rec, assessment, tmp, rl)
     _publish(st, tmp, results, rl)
     return results
@@ -554,6 +561,10 @@ class _FinishState:
                    [_read_json(state / f"half{i}.json") for i in (1, 2)],
                    load("O1"), load("O2"), load("D1"), load("D2"),
                    load("O_full") if (state / "O_full.npy").exists() else None)
+
+    def release_spectra(self) -> None:
+        """Forget O1, O2, D1, D2 and the full map's spectrum (finish is done with them)."""
+        self.O1 = self.O2 = self.D1 = self.D2 = self.O_full = None
 
     def load(self, name) -> np.ndarray:
         """One more array of the state directory."""
@@ -619,19 +630,26 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
         if p.blur_by_resolution:
             fs = fs * b_factor_scale(shells, 2.0 * st.resolution)
         scale = shells.expand(fs)
-        spectra = {"denmod_half_map_1": H[0] * scale, "denmod_half_map_2": H[1] * scale,
-                   "denmod_map": F * scale}
+        # Without a full map the delivered map is the halves' average (below): its own
+        # spectrum is not transformed.
+        spectra = {"denmod_half_map_1": H[0], "denmod_half_map_2": H[1]}
+        if st.O_full is not None:
+            spectra["denmod_map"] = F
+        del F
     local_res = None
     if p.local_sharpening:
         with rl.step("local sharpening"):
-            sharpened, local_res = local_weighting(list(spectra.values()), st.O1, st.O2,
-                                                   shells, st.resolution, threads)
+            sharpened, local_res = local_weighting([v * scale for v in spectra.values()],
+                                                   st.O1, st.O2, shells, st.resolution,
+                                                   threads)
             maps = dict(zip(spectra, sharpened))
             rl("local sharpening: each resolution band weighted by the local half-map "
                f"correlation, the same weights for both halves (median local resolution "
                f"{np.median(local_res):.2f} A)")
     else:
-        maps = {k: irfft(v, st.shape, threads) for k, v in spectra.items()}
+        # One at a time: a scaled spectrum and its map, not all of them at once.
+        maps = {k: irfft(v * scale, st.shape, threads) for k, v in spectra.items()}
+    del spectra, scale
     if st.O_full is None:
         # Exactly the average of the delivered halves (the FFTs agree to rounding).
         maps["denmod_map"] = 0.5 * (maps["denmod_half_map_1"] + maps["denmod_half_map_2"])

@@ -14,6 +14,7 @@ is computed from the model, not from FSC(C1, C2), which the common error c infla
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,14 +39,42 @@ class Weights:
 
 @dataclass
 class Recombination:
-    C1: np.ndarray
-    C2: np.ndarray
-    F: np.ndarray
+    """Per-shell weights and statistics of a recombination; the recombined spectra C1, C2
+    (per half) and F (joint) are computed when first asked for, from the maps given to
+    :func:`recombine` (a caller that needs only the weights never pays for them, 12 bytes
+    per voxel); :meth:`release` lets go of those maps."""
+
     half: tuple          # (Weights for half 1, Weights for half 2)
     full: Weights        # joint weights for (mean O, mean D)
     var_s: np.ndarray    # per-shell signal variance cov(O1, O2)
     a: np.ndarray        # per-shell signal scale of the map-phasing maps
     trusted: np.ndarray  # shells where the half maps agree beyond noise
+    _maps: dict | None = None   # O1, O2, D1, D2, O (the original estimate), shells
+
+    @functools.cached_property
+    def C1(self) -> np.ndarray:
+        m = self._inputs()
+        return self.half[0].apply(m["O1"], m["D1"], m["shells"])
+
+    @functools.cached_property
+    def C2(self) -> np.ndarray:
+        m = self._inputs()
+        return self.half[1].apply(m["O2"], m["D2"], m["shells"])
+
+    @functools.cached_property
+    def F(self) -> np.ndarray:
+        m = self._inputs()
+        O = 0.5 * (m["O1"] + m["O2"]) if m["O"] is None else m["O"]
+        return self.full.apply(O, 0.5 * (m["D1"] + m["D2"]), m["shells"])
+
+    def release(self) -> None:
+        """Forget the input maps (spectra computed already stay)."""
+        self._maps = None
+
+    def _inputs(self) -> dict:
+        if self._maps is None:
+            raise RuntimeError("the recombination's maps were released")
+        return self._maps
 
 
 # Shell statistics are averaged over this many neighbouring shells on each side before the
@@ -165,12 +194,10 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
     var_s, trusted = _signal_variance(m, shells)
     a = 0.5 * (m("D1", "O2") + m("D2", "O1")) / var_s
     w1, w2 = _half_weights(m, 1, shells), _half_weights(m, 2, shells)
-    C1 = w1.apply(O1, D1, shells)
-    C2 = w2.apply(O2, D2, shells)
 
     var_d = 0.25 * (m("D1") + m("D2") + 2 * m("D1", "D2"))
     if full_map is None:
-        O = 0.5 * (O1 + O2)
+        O = None  # 0.5 (O1 + O2), made when F is asked for
         var_o = 0.25 * (m("O1") + m("O2") + 2 * m("O1", "O2"))
         cov_od = 0.25 * (m("O1", "D1") + m("O1", "D2") + m("O2", "D1") + m("O2", "D2"))
     else:
@@ -181,5 +208,5 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
         var_o = k * k * m("M")
         cov_od = 0.5 * k * (m("M", "D1") + m("M", "D2"))
     full = best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted)
-    F = full.apply(O, 0.5 * (D1 + D2), shells)
-    return Recombination(C1, C2, F, (w1, w2), full, var_s, a, trusted)
+    return Recombination((w1, w2), full, var_s, a, trusted,
+                         dict(O1=O1, O2=O2, D1=D1, D2=D2, O=O, shells=shells))
