@@ -478,11 +478,11 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     r_values = []
     for cycle in range(1, params.cycles + 1):
         with rl.step(f"half map {which}: density modification cycle {cycle}/{params.cycles}"):
-            rho = irfft(C * keep, shape, threads)
+            rho = irfft(C * keep, shape, threads, overwrite=True)
             target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
                                               start_boxed) if ops else None
-            D, terms = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
-                                   target=target)
+            D = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
+                            target=target)[0]
             del target, rho
             r = r_value(O_i, D, r_select)
             r_values.append(r)

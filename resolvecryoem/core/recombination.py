@@ -33,8 +33,12 @@ class Weights:
     cc_ref: np.ndarray
 
     def apply(self, O: np.ndarray, D: np.ndarray, shells: Shells) -> np.ndarray:
-        return (shells.expand(self.w_o) * O + shells.expand(self.w_d) * D).astype(
-            np.complex64, copy=False)
+        """w_o O + w_d D (weights interpolated between shell centres), complex64; slab by
+        slab, so that no weight map or product of the whole spectrum is made."""
+        out = np.empty(np.broadcast_shapes(O.shape, D.shape), np.complex64)
+        for sl, wo, wd in shells.expand_slabs(self.w_o, self.w_d):
+            out[sl] = wo * O[sl] + wd * D[sl]
+        return out
 
 
 @dataclass
