@@ -93,12 +93,18 @@ def density_histograms(rho: np.ndarray, p_molecule: np.ndarray, added_noise_sd: 
     edges = np.linspace(lo - pad, hi + pad, n_bins + 1)
     centres = 0.5 * (edges[1:] + edges[:-1])
     step = edges[1] - edges[0]
-    # Bin index by arithmetic + bincount: np.histogram sorts when given weights.
-    i = np.clip(((rho.ravel() - edges[0]) / step).astype(np.intp), 0, n_bins - 1)
-    pm = p_molecule.ravel()
+    # Bin index by arithmetic + bincount (np.histogram sorts when given weights), a piece at
+    # a time: indices and weights are 64-bit in bincount.
+    r, pm = rho.reshape(-1), p_molecule.reshape(-1)
+    counts = {"solvent": np.zeros(n_bins), "molecule": np.zeros(n_bins)}
+    for lo in range(0, r.size, 1 << 20):
+        sl = slice(lo, lo + (1 << 20))
+        i = np.clip(((r[sl] - edges[0]) / step).astype(np.intp), 0, n_bins - 1)
+        counts["solvent"] += np.bincount(i, weights=1.0 - pm[sl], minlength=n_bins)
+        counts["molecule"] += np.bincount(i, weights=pm[sl], minlength=n_bins)
     out = []
-    for w, region in ((1.0 - pm, "solvent"), (pm, "molecule")):
-        h = np.bincount(i, weights=w, minlength=n_bins)
+    for region in ("solvent", "molecule"):
+        h = counts[region]
         if not h.sum() >= MIN_REGION_VOXELS:
             raise InputError(f"the {region} region of the analysed box is (nearly) empty "
                              f"({h.sum():.0f} voxels): no {region} density histogram can be "

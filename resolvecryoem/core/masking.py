@@ -22,14 +22,19 @@ def sphere_kernel_spectrum(shells: Shells, radius_A: float) -> np.ndarray:
 
 def smooth(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1) -> np.ndarray:
     """Average of a map over a sphere of ``radius_A`` around each voxel (periodic, by FFT)."""
-    return irfft(rfft(rho, threads) * sphere_kernel_spectrum(shells, radius_A), rho.shape,
-                 threads)
+    F = rfft(rho, threads)
+    F *= sphere_kernel_spectrum(shells, radius_A)
+    return irfft(F, rho.shape, threads, overwrite=True)
 
 
 def local_rms(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1) -> np.ndarray:
     """sqrt of the sphere-averaged (rho - mean)^2: high in the molecule, low in flat solvent."""
-    d = rho - rho.mean(dtype=np.float64)
-    return np.sqrt(np.maximum(smooth(d * d, shells, radius_A, threads), 0.0))
+    d = rho - np.float32(rho.mean(dtype=np.float64))
+    d *= d
+    out = smooth(d, shells, radius_A, threads)
+    del d
+    np.maximum(out, 0.0, out=out)
+    return np.sqrt(out, out=out)
 
 
 def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
@@ -43,11 +48,16 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
     1 - solvent_fraction exactly (the molecular volume is known, the boundary is not).
     """
     f = float(np.clip(solvent_fraction, 0.01, 0.99))
-    ln = np.log(np.maximum(lrms, np.float32(1e-30)))
+    ln = np.maximum(lrms, np.float32(1e-30))
+    np.log(ln, out=ln)
     t = np.quantile(ln, f)
-    q1, q3 = np.quantile(ln[ln <= t], [0.25, 0.75]) if (ln <= t).any() else (t - 1, t)
+    below = ln[ln <= t]
+    q1, q3 = np.quantile(below, [0.25, 0.75]) if below.size else (t - 1, t)
+    del below
     width = max(softness * (q3 - q1) / 1.35, 1e-6)
-    z = (ln - t) / width
+    z = ln
+    z -= t
+    z /= width
     # Shift the logistic so that the mean matches the molecular fraction (bisection on a
     # regular subsample of z: the mean of ~2e5 voxels is accurate to ~1e-3).
     zs = z.ravel()[:: max(1, z.size // 200_000)]
@@ -59,7 +69,14 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
             lo = mid
         else:
             hi = mid
-    return _logistic(z + 0.5 * (lo + hi)).astype(np.float32)
+    z += 0.5 * (lo + hi)
+    # _logistic in place (z is ours): no four more box-sized temporaries
+    np.clip(z, -60, 60, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    np.divide(1.0, z, out=z)
+    return z.astype(np.float32, copy=False)
 
 
 def _logistic(z):

@@ -117,10 +117,14 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rl(f"resolvecryoem density modification; half maps {path1} and {path2}")
     maps = _read_inputs(path1, path2, full_map, mask, params.voxel_size, rl)
     volume = _molecular_volume_step(params, seq_file, maps.info, rl)
-    d_input = _input_box_resolution(maps, params.threads, rl)
+    d_input, F1, F2 = _input_box_resolution(maps, params.threads, rl)
     box, b1, b2, f_boxed = _boxing_step(maps, volume, params, d_input, rl)
-    shells = Shells.for_box(b1.shape, maps.info.voxel_size)
-    F1, F2 = rfft(b1, params.threads), rfft(b2, params.threads)
+    if box is None:  # the analysed box is the input box: its transforms are the ones above
+        shells = Shells.for_box(b1.shape, maps.info.voxel_size)
+    else:
+        del F1, F2
+        shells = Shells.for_box(b1.shape, maps.info.voxel_size)
+        F1, F2 = rfft(b1, params.threads), rfft(b2, params.threads)
     res = _resolution_step(F1, F2, shells, params, path1, rl)
     O1, O2, O_full, scale = _sharpening_step(F1, F2, shells, res, params, maps.full, box, rl)
     del F1, F2
@@ -217,13 +221,15 @@ def _molecular_volume_step(params, seq_file, info, rl) -> float:
     return volume
 
 
-def _input_box_resolution(maps: _Inputs, threads, rl) -> float:
+def _input_box_resolution(maps: _Inputs, threads, rl) -> tuple:
+    """(resolution in A of the half-map FSC over the input box, the two transforms): the
+    transforms are passed on, for use when the maps are not boxed."""
     with rl.step("half-map FSC of the input box"):
         shells = Shells.for_box(maps.h1.shape, maps.info.voxel_size)
-        d = resolution_at(fsc(rfft(maps.h1, threads), rfft(maps.h2, threads), shells),
-                          shells, 0.143)
+        F1, F2 = rfft(maps.h1, threads), rfft(maps.h2, threads)
+        d = resolution_at(fsc(F1, F2, shells), shells, 0.143)
         rl(f"half-map FSC = 0.143 at {d:.2f} A over the whole input box")
-    return d
+    return d, F1, F2
 
 
 def _boxing_step(maps: _Inputs, volume, params, d_input, rl) -> tuple:
@@ -326,7 +332,11 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
     """(full map to dm_resolution, P(molecule)) (ALGORITHM.md section 4)."""
     with rl.step("solvent mask"):
         resolution = res["used"]
-        rho_full = irfft(0.5 * (O1 + O2) * keep, shells.shape, threads)
+        avg = O1 + O2
+        avg *= keep
+        avg *= np.float32(0.5)
+        rho_full = irfft(avg, shells.shape, threads, overwrite=True)
+        del avg
         if mask_map is not None:
             mb = boxing.cut(mask_map, box) if box is not None else mask_map
             p_molecule = mask_from_file(mb, shells, resolution, threads)
@@ -377,7 +387,8 @@ def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl) -> tuple:
     with rl.step("density histograms"):
         # Noise of one half map, filtered like the maps used in density modification:
         # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
-        diff = (O1 - O2) * keep
+        diff = O1 - O2
+        diff *= keep
         n = float(np.prod(shells.shape))
         var_half = 0.5 * float(shells.sum_products(diff)[1:].sum()) / n ** 2
         del diff
@@ -656,8 +667,10 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
     # The map before density modification, sharpened as a user would look at it:
     # FSC_ref-weighted half-map average.
     cc_before = fsc_ref(st.load("half_fsc"))
-    maps["initial_map"] = irfft(0.5 * (st.O1 + st.O2) * shells.expand(cc_before), st.shape,
-                                threads)
+    avg = st.O1 + st.O2
+    avg *= np.float32(0.5)
+    avg *= shells.expand(cc_before)
+    maps["initial_map"] = irfft(avg, st.shape, threads, overwrite=True)
     return maps, fs, local_res
 
 
