@@ -119,6 +119,7 @@ def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
     """
     terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False)
     step = rfft(terms.g1, threads)
+    terms.g1 = None  # transformed; not kept alive beside the spectra
     # In place: F_ML = (F + step) keep without two more spectrum-sized temporaries.
     step *= np.float32(-1.0 / terms.curvature)
     step += F

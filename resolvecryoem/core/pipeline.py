@@ -131,8 +131,9 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     keep = lowpass(shells, res["dm_resolution"])
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
-    _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
     solvent_h, molecule_h = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl)
+    del rho_full
+    _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
     with rl.step("saving state"):
         arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=res.pop("half_fsc"),
                       sharpen_scale=scale, hist_centres=solvent_h.centres,
@@ -376,8 +377,11 @@ def _independence_step(b1, b2, p_molecule, shells, threads, rl):
 def shared_noise(b1, b2, p_molecule, shells: Shells, threads: int = 1) -> tuple:
     """(mean FSC of the half maps in the solvent over the outer third of the shells, its
     sigma).  Independent half maps hold no common signal there; shared noise shows."""
-    w = (1.0 - p_molecule).astype(np.float32)
-    c = fsc(rfft(b1 * w, threads), rfft(b2 * w, threads), shells)
+    w = (1.0 - p_molecule).astype(np.float32, copy=False)
+    F1 = rfft(b1 * w, threads)
+    F2 = rfft(b2 * w, threads)
+    del w
+    c = fsc(F1, F2, shells)
     outer = shells.s >= shells.s[-1] * (2.0 / 3.0)
     n = shells.count[outer]
     return float(np.sum(c[outer] * n) / n.sum()), float(1.0 / np.sqrt(n.sum() / 2.0))
@@ -593,6 +597,8 @@ class _FinishState:
 def _recombination_step(st: _FinishState, rl):
     with rl.step("error model and recombination"):
         rec = recombine(st.O1, st.O2, st.D1, st.D2, st.shells, full_map=st.O_full)
+        if st.O_full is None:
+            rec.release()  # only its weights are used below
         rl("recombined the four maps (ALGORITHM.md section 6); the delivered half maps use "
            "the joint weights, so that the delivered map is exactly their average")
     return rec
@@ -658,8 +664,11 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
                f"correlation, the same weights for both halves (median local resolution "
                f"{np.median(local_res):.2f} A)")
     else:
-        # One at a time: a scaled spectrum and its map, not all of them at once.
-        maps = {k: irfft(v * scale, st.shape, threads) for k, v in spectra.items()}
+        # One at a time, in place: the delivered spectra are not needed after this.
+        maps = {}
+        for k, v in spectra.items():
+            v *= scale
+            maps[k] = irfft(v, st.shape, threads, overwrite=True)
     del spectra, scale
     if st.O_full is None:
         # Exactly the average of the delivered halves (the FFTs agree to rounding).
@@ -745,7 +754,7 @@ def _assessment_step(st: _FinishState, written, notes, rl) -> dict:
     with rl.step("assessing the delivered maps"):
         v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
                              written["denmod_half_map_1"], written["denmod_half_map_2"],
-                             st.meta["voxel_size"], st.meta, st.params.threads)
+                             st.meta["voxel_size"], st.meta, st.params.threads, st.shells)
         w, i = v.whole, v.inside
         d_before = st.meta["resolution"]["half_map_fsc"]
         rl(f"resolution before {d_before:.2f} A (half-map FSC 0.143); delivered map "

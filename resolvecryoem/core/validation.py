@@ -194,14 +194,16 @@ class Verdict:
                 "inside": None if self.inside is None else self.inside.to_dict()}
 
 
-def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 1) -> Verdict:
+def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 1,
+                      shells: Shells | None = None) -> Verdict:
     """The verdict from the original (O) and density-modified (C) half maps (real space).
 
+    ``shells``: the box's Shells when the caller has them (they take 4 bytes per voxel).
     ``envelope`` (optional, 0..1, made from the maps): the same evidence inside the molecule,
     so that flattening the solvent alone (which wins the whole-box score) is not presented as
     density modification.  The overall call is the inside one when there is an envelope.
     """
-    shells = Shells.for_box(O1.shape, voxel_size)
+    shells = shells or Shells.for_box(O1.shape, voxel_size)
     maps = dict(O1=O1, O2=O2, C1=C1, C2=C2)
     whole = shell_evidence(*(rfft(maps[k], threads) for k in maps), shells)
     inside = None
@@ -224,11 +226,11 @@ def _overall(whole: Evidence, inside: Evidence | None) -> tuple:
 
 
 def molecule_envelope(avg_map, voxel_size, resolution_A: float, solvent_fraction: float,
-                      threads: int = 1) -> np.ndarray:
+                      threads: int = 1, shells: Shells | None = None) -> np.ndarray:
     """Soft molecular envelope made from the maps alone: the probabilistic local-rms mask
     (sphere of 2 x resolution) holding the molecular volume."""
     from .masking import local_rms, probabilistic_mask
-    shells = Shells.for_box(avg_map.shape, voxel_size)
+    shells = shells or Shells.for_box(avg_map.shape, voxel_size)
     return probabilistic_mask(local_rms(avg_map, shells, 2.0 * resolution_A, threads),
                               solvent_fraction)
 
@@ -262,7 +264,8 @@ def verdict(out_dir) -> Verdict:
     return verdict_from_run(O1, O2, C[0], C[1], info.voxel_size, res)
 
 
-def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1) -> Verdict:
+def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1,
+                     shells: Shells | None = None) -> Verdict:
     """The verdict of a run on its (boxed) maps, with the molecular envelope made from the
     original half maps when the run recorded its resolution and solvent fraction.  The
     pipeline calls this on what it writes, and ``resolvecryoem verdict`` on the files, so the
@@ -274,8 +277,8 @@ def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1
     except (KeyError, TypeError):
         pass
     else:
-        envelope = molecule_envelope(0.5 * (O1 + O2), voxel_size, d, f, threads)
-    return verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads)
+        envelope = molecule_envelope(0.5 * (O1 + O2), voxel_size, d, f, threads, shells)
+    return verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads, shells)
 
 
 def verdict_main(argv) -> int:
