@@ -132,8 +132,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
     solvent_h, molecule_h = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl)
-    del rho_full
-    _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
+    del rho_full, keep
     with rl.step("saving state"):
         arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=res.pop("half_fsc"),
                       sharpen_scale=scale, hist_centres=solvent_h.centres,
@@ -144,6 +143,9 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
             arrays["box_edge_weight"] = box.edge_weight
         for k, v in arrays.items():
             np.save(state / f"{k}.npy", v)
+        del arrays, O1, O2, O_full
+    # After the spectra are saved and let go: its two transforms then fit beside the rest.
+    _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
     inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
               "full_map": full_map, "mask": mask}
     info, box_volume = maps.info, maps.info.box_volume_A3
@@ -537,6 +539,8 @@ def finish(state_dir, log=print) -> dict:
     checks.check_inputs_unchanged(st.meta["inputs"], st.meta["input_sha256"])
     rec = _recombination_step(st, rl)
     halves, notes = _delivered_half_spectra(st, rec, rl)
+    if st.O_full is None:  # the map-phasing spectra are in the delivered halves now
+        st.D1 = st.D2 = None
     maps, fs, local_res = _final_maps(st, rec, halves, rl)
     # From here on only per-shell figures and the maps: let the spectra go (16-28 bytes per
     # voxel of the analysed box) before the input maps are read again and assessed.
@@ -545,6 +549,8 @@ def finish(state_dir, log=print) -> dict:
     st.release_spectra()
     tmp, written = _write_maps_step(st, rec, maps, fs, local_res, rl)
     del maps, local_res
+    for name in ("denmod_map", "initial_map"):  # the assessment needs the halves only
+        written.pop(name, None)
     assessment = _assessment_step(st, written, notes, rl)
     del written
     results = _results(st, rec, assessment, tmp, rl)
@@ -653,6 +659,7 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
         if st.O_full is not None:
             spectra["denmod_map"] = F
         del F
+        H.clear()  # the caller's list too: ``spectra`` is the only holder now
     local_res = None
     if p.local_sharpening:
         with rl.step("local sharpening"):
@@ -666,13 +673,17 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
     else:
         # One at a time, in place: the delivered spectra are not needed after this.
         maps = {}
-        for k, v in spectra.items():
+        for k in list(spectra):
+            v = spectra.pop(k)
             v *= scale
             maps[k] = irfft(v, st.shape, threads, overwrite=True)
+            del v
     del spectra, scale
     if st.O_full is None:
         # Exactly the average of the delivered halves (the FFTs agree to rounding).
-        maps["denmod_map"] = 0.5 * (maps["denmod_half_map_1"] + maps["denmod_half_map_2"])
+        avg = maps["denmod_half_map_1"] + maps["denmod_half_map_2"]
+        avg *= np.float32(0.5)
+        maps["denmod_map"] = avg
     # The map before density modification, sharpened as a user would look at it:
     # FSC_ref-weighted half-map average.
     cc_before = fsc_ref(st.load("half_fsc"))
