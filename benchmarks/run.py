@@ -1,14 +1,17 @@
 """Benchmark: quality against a known truth, speed and memory, side by side with baselines.
 
-    python benchmarks/run.py            # full (under 15 minutes on 2 cores)
-    python benchmarks/run.py --quick    # a few minutes
+    python benchmarks/run.py               # full (under 15 minutes on 2 cores)
+    python benchmarks/run.py --quick       # a few minutes
+    python benchmarks/run.py --speed-only  # only the speed/memory rows (256^3 and 400^3)
 
 Cases are half maps made from REAL atomic models (truth known) at 3, 3.5 and 4.5 A, plus a
 real-density case (EMD-5168 with independent noise per half, scored by map-model FSC around
-its model), plus a 256^3 speed/memory case. Every method runs on the same maps in the same
-run; times are also given in units of one rfftn+irfftn pair of the same box timed in the same
-run, because machines are noisy. Writes benchmarks/results/results.md, results.json and PNG
-plots of the FSC curves.
+its model), plus 256^3 and 400^3 speed/memory cases. Every method runs on the same maps in
+the same run; times are also given in units of one rfftn+irfftn pair of the same box timed in
+the same run, because machines are noisy, and peak memory in bytes per input voxel.  Writes
+benchmarks/results/results.md, results.json and PNG plots of the FSC curves (--speed-only:
+speed.md and speed.json).  Shared data: ../shared/data beside the repository, or
+$RESOLVECRYOEM_SHARED_DATA.
 """
 from __future__ import annotations
 
@@ -40,7 +43,8 @@ from resolvecryoem.core.sequence import (molecular_mass, parse_sequence_text,  #
                                          volume_from_mass)
 from resolvecryoem.core.simulate import gemmi_one_letter, simulate_half_maps  # noqa: E402
 
-SHARED = HERE.parent.parent / "shared" / "data"
+SHARED = Path(os.environ.get("RESOLVECRYOEM_SHARED_DATA",
+                             HERE.parent.parent / "shared" / "data"))
 CACHE = HERE / "cache"
 RESULTS = HERE / "results"
 
@@ -259,8 +263,11 @@ def speed_case(n, threads, workdir):
                "--molecular-mass", "64000", "--nproc", str(threads), "--quiet",
                "--output-dir", str(workdir / f"speed{n}_{len(extra)}")] + extra
         seconds, peak = measure_command(cmd)
-        out[label] = dict(seconds=seconds, units=seconds / unit, peak_GB=peak / 1e9)
-    return dict(n=n, unit=unit, runs=out)
+        out[label] = dict(seconds=seconds, units=seconds / unit, peak_GB=peak / 1e9,
+                          bytes_per_voxel=peak / n ** 3)
+    # The baseline again after the runs: the machine may have got busier or quieter.
+    unit_after = fft_pair_seconds((n, n, n), threads)
+    return dict(n=n, unit=unit, unit_after=unit_after, runs=out)
 
 
 def real_density_case(threads, workdir, seed=11):
@@ -326,6 +333,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="two small cases, 192^3 speed case")
+    p.add_argument("--speed-only", action="store_true",
+                   help="only the speed/memory cases (256^3 and 400^3): speed.md, speed.json")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--cctbx-python", help="interpreter with cctbx-base for the cctbx peer "
                    "(default: $RESOLVECRYOEM_CCTBX_PYTHON, or this one if it has cctbx)")
@@ -336,14 +345,16 @@ def main(argv=None):
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.quick:
         plan = [("5me2", 3.5), ("1ake", 4.5)]
-        speed_n = 192
+        speed_sizes = [192]
     else:
         plan = [("5me2", 3.0), ("5me2", 3.5), ("5me2", 4.5), ("1ake", 3.5), ("1ake", 4.5),
                 ("3j6b_9", 4.5)]
-        speed_n = 256
+        speed_sizes = [256, 400]
+    if args.speed_only:
+        plan = []
     t0 = time.perf_counter()
-    report = {"quick": args.quick, "threads": args.threads, "cases": [], "speed": None,
-              "cctbx": bool(cctbx)}
+    report = {"quick": args.quick, "speed_only": args.speed_only, "threads": args.threads,
+              "cases": [], "speed": None, "cctbx": bool(cctbx)}
     work = Path(tempfile.mkdtemp(prefix="resolvecryoem-bench-"))
     try:
         for name, res in plan:
@@ -362,21 +373,26 @@ def main(argv=None):
                       RESULTS / f"fsc_{name}_{str(res).replace('.', 'p')}.png")
             report["cases"].append(q)
             print(case_table(q), flush=True)
-        if not args.quick:
+        if not args.quick and not args.speed_only:
             wd = work / "actin"
             wd.mkdir()
             rd = real_density_case(args.threads, wd)
             if rd:
                 report["real_density"] = rd
                 print(real_table(rd), flush=True)
-        print(f"speed case {speed_n}^3 ...", flush=True)
-        report["speed"] = speed_case(speed_n, args.threads, work)
+        report["speed"] = []
+        for n in speed_sizes:
+            print(f"speed case {n}^3 ...", flush=True)
+            sp = speed_case(n, args.threads, work)
+            if sp:
+                report["speed"].append(sp)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["total_seconds"] = time.perf_counter() - t0
     md = markdown(report)
-    (RESULTS / "results.md").write_text(md)
-    (RESULTS / "results.json").write_text(json.dumps(report, indent=1, default=_jsonable))
+    name = "speed" if args.speed_only else "results"
+    (RESULTS / f"{name}.md").write_text(md)
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1, default=_jsonable))
     print(md)
 
 
@@ -405,19 +421,23 @@ def real_table(rd) -> str:
 
 
 def markdown(report) -> str:
-    cmd = "python benchmarks/run.py" + (" --quick" if report["quick"] else "")
+    cmd = "python benchmarks/run.py" + (" --quick" if report["quick"] else "") + (
+        " --speed-only" if report.get("speed_only") else "")
     out = [f"# Benchmark (`{cmd}`, {report['threads']} threads, "
            f"{report['total_seconds'] / 60:.1f} min)", ""]
     out += [case_table(q) for q in report["cases"]]
     if report.get("real_density"):
         out.append(real_table(report["real_density"]))
-    sp = report.get("speed")
-    if sp:
+    speed = report.get("speed") or []
+    for sp in [speed] if isinstance(speed, dict) else speed:
         out += [f"### Speed and memory, {sp['n']}^3 half maps (one rfftn+irfftn pair: "
-                f"{sp['unit']:.3f} s)", "", "| run | wall time (s) | FFT-pair units | "
-                "peak memory, process tree (GB) |", "|---|---|---|---|"]
+                f"{sp['unit']:.3f} s before the runs, {sp.get('unit_after', sp['unit']):.3f} s "
+                f"after)", "", "| run | wall time (s) | FFT-pair units | peak memory, process "
+                "tree (GB) | bytes per input voxel |", "|---|---|---|---|---|"]
         for k, r in sp["runs"].items():
-            out.append(f"| {k} | {r['seconds']:.1f} | {r['units']:.0f} | {r['peak_GB']:.2f} |")
+            bpv = r.get("bytes_per_voxel", r["peak_GB"] * 1e9 / sp["n"] ** 3)
+            out.append(f"| {k} | {r['seconds']:.1f} | {r['units']:.0f} | {r['peak_GB']:.2f} | "
+                       f"{bpv:.0f} |")
         out.append("")
     return "\n".join(out) + "\n"
 
