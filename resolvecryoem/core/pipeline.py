@@ -493,6 +493,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
         start_boxed = np.asarray(meta["input_start_A"]) + lower * np.asarray(meta["voxel_size"])
         rl(f"symmetry: {len(ops)} operators averaged in the molecule region")
     r_values = []
+    o_moments = {}  # moments of O_i and O_j alone, the same in every cycle
     for cycle in range(1, params.cycles + 1):
         with rl.step(f"half map {which}: density modification cycle {cycle}/{params.cycles}"):
             rho = irfft(C * keep, shape, threads, overwrite=True)
@@ -503,7 +504,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             del target, rho
             r = r_value(O_i, D, r_select)
             r_values.append(r)
-            w = half_weights(O_i, O_j, D, shells)
+            w = half_weights(O_i, O_j, D, shells, o_moments)
             # The next cycle starts from the recombined map brought back to the original's
             # shell amplitudes: the recombination weights act like an FSC weighting, which
             # the benchmark showed harms density modification's input.

@@ -104,16 +104,21 @@ def smoothed(values: np.ndarray, shells: Shells, half_width: int = SMOOTH_SHELLS
 class _Moments:
     """Smoothed per-shell second moments of named spectra, each computed once."""
 
-    def __init__(self, shells: Shells, **spectra):
+    def __init__(self, shells: Shells, fixed: dict | None = None, **spectra):
+        """``fixed``: a dict kept by the caller across calls with the same O spectra (the
+        cycles of one half map): moments of the O maps alone are taken once and kept there."""
         self.shells, self.maps, self._cache = shells, spectra, {}
+        self._fixed = fixed
 
     def __call__(self, x: str, y: str | None = None) -> np.ndarray:
         key = (x, y) if y is None or x <= y else (y, x)
-        if key not in self._cache:
+        store = self._fixed if self._fixed is not None and all(
+            k is None or k.startswith("O") for k in key) else self._cache
+        if key not in store:
             X = self.maps[x]
             raw = power(X, self.shells) if y is None else cov(X, self.maps[y], self.shells)
-            self._cache[key] = smoothed(raw, self.shells)
-        return self._cache[key]
+            store[key] = smoothed(raw, self.shells)
+        return store[key]
 
 
 def _signal_variance(m: _Moments, shells: Shells) -> tuple:
@@ -176,13 +181,14 @@ def _half_weights(m: _Moments, i: int, shells: Shells) -> Weights:
     return best_linear_weights(m(oi), m(di), m(oi, di), var_s, a, trusted)
 
 
-def half_weights(O_i, O_j, D_i, shells: Shells) -> Weights:
+def half_weights(O_i, O_j, D_i, shells: Shells, fixed: dict | None = None) -> Weights:
     """Weights for one half map from its own O_i and D_i and the OTHER original half O_j.
 
     Needs nothing of the other half's density modification, so both halves can be processed
-    independently (and in parallel) in every cycle.
+    independently (and in parallel) in every cycle.  ``fixed``: an empty dict first, then the
+    same dict on every later call with the same O_i and O_j (their moments are kept there).
     """
-    return _half_weights(_Moments(shells, O1=O_i, O2=O_j, D1=D_i), 1, shells)
+    return _half_weights(_Moments(shells, fixed, O1=O_i, O2=O_j, D1=D_i), 1, shells)
 
 
 def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:

@@ -31,7 +31,7 @@ from . import mapio
 from .checks import check_same_grid
 from .errors import InputError
 from .fourier import Shells, irfft, rfft
-from .fsc import cov, fsc, power, resolution_at
+from .fsc import cov, fsc, fsc_from_moments, power, resolution_at
 from .sharpening import lowpass, shell_rms
 
 HELPED, NOT_HELPED, UNDECIDABLE = "helped", "did not help", "undecidable"
@@ -75,11 +75,33 @@ class Evidence:
                 for k, v in self.__dict__.items()}
 
 
+def shell_moments(spectra, shells: Shells) -> dict:
+    """The per-shell powers and covariances the evidence needs, from an iterable yielding the
+    spectra O1, O2, C1, C2 in that order; each is let go as soon as it is no longer needed
+    (three spectra at most are held, not four)."""
+    it = iter(spectra)
+    O1, O2 = next(it), next(it)
+    m = {"O1": power(O1, shells), "O2": power(O2, shells), "O1O2": cov(O1, O2, shells)}
+    C1 = next(it)
+    m["C1"], m["C1O2"] = power(C1, shells), cov(C1, O2, shells)
+    del O2
+    C2 = next(it)
+    m["C2"], m["C2O1"], m["C1C2"] = (power(C2, shells), cov(C2, O1, shells),
+                                     cov(C1, C2, shells))
+    return m
+
+
 def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
     """Per-shell evidence from independent comparisons only, and the call it supports."""
-    before = fsc(F_O1, F_O2, shells)
-    x1 = fsc(F_C1, F_O2, shells)
-    x2 = fsc(F_C2, F_O1, shells)
+    return evidence_from_moments(shell_moments((F_O1, F_O2, F_C1, F_C2), shells), shells)
+
+
+def evidence_from_moments(m: dict, shells: Shells) -> Evidence:
+    """:func:`shell_evidence` from :func:`shell_moments`."""
+    before = fsc_from_moments(m["O1O2"], m["O1"], m["O2"])
+    x1 = fsc_from_moments(m["C1O2"], m["C1"], m["O2"])
+    x2 = fsc_from_moments(m["C2O1"], m["C2"], m["O1"])
+    modified_halves = fsc_from_moments(m["C1C2"], m["C1"], m["C2"])
     sig = shells.significance()
     decidable = before > sig
     decidable[0] = False
@@ -108,10 +130,11 @@ def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
         else:
             calls.append("same")
     equivalent = np.clip(x1, 0, None) * np.clip(x2, 0, None) / np.maximum(before, sig)
-    var_s = np.maximum(cov(F_O1, F_O2, shells), 1e-30)
-    F_avg = 0.5 * (F_C1 + F_C2)
-    cross = 0.5 * (cov(F_C1, F_O2, shells) + cov(F_C2, F_O1, shells))
-    cc_full = np.clip(cross / np.sqrt(np.maximum(power(F_avg, shells), 1e-30) * var_s), 0, 1)
+    var_s = np.maximum(m["O1O2"], 1e-30)
+    # power of the average (C1 + C2) / 2 from the moments already taken
+    power_avg = 0.25 * (m["C1"] + m["C2"] + 2.0 * m["C1C2"])
+    cross = 0.5 * (m["C1O2"] + m["C2O1"])
+    cc_full = np.clip(cross / np.sqrt(np.maximum(power_avg, 1e-30) * var_s), 0, 1)
     cc_full[0] = 1.0
     n_dec = int(decidable.sum())
     n_better, n_worse = calls.count("better"), calls.count("worse")
@@ -124,7 +147,7 @@ def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
     if n_dec == 0:
         return Evidence(UNDECIDABLE, "no shell has half-map FSC above 2/sqrt(N): no signal, "
                         "so no resolution can be claimed", None, None, None, before, x1, x2,
-                        equivalent, cc_full, gain, sigma, calls, fsc(F_C1, F_C2, shells))
+                        equivalent, cc_full, gain, sigma, calls, modified_halves)
     d_before = resolution_at(before, shells, 0.143)
     d_after = resolution_at(equivalent, shells, 0.143)
     d_full = resolution_at(cc_full, shells, 0.5)
@@ -142,7 +165,7 @@ def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
     else:
         v, why = NOT_HELPED, f"{counts}; mean CC gain {mean_gain:+.3f}"
     return Evidence(v, why, d_before, d_after, d_full, before, x1, x2, equivalent, cc_full,
-                    gain, sigma, calls, fsc(F_C1, F_C2, shells))
+                    gain, sigma, calls, modified_halves)
 
 
 @dataclass
@@ -205,10 +228,13 @@ def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 
     """
     shells = shells or Shells.for_box(O1.shape, voxel_size)
     maps = dict(O1=O1, O2=O2, C1=C1, C2=C2)
-    whole = shell_evidence(*(rfft(maps[k], threads) for k in maps), shells)
+    # Spectra made one at a time as shell_moments asks for them.
+    whole = evidence_from_moments(
+        shell_moments((rfft(maps[k], threads) for k in maps), shells), shells)
     inside = None
     if envelope is not None:
-        inside = shell_evidence(*(rfft(maps[k] * envelope, threads) for k in maps), shells)
+        inside = evidence_from_moments(
+            shell_moments((rfft(maps[k] * envelope, threads) for k in maps), shells), shells)
     v, why = _overall(whole, inside)
     return Verdict(v, why, shells.s, whole, inside)
 
