@@ -31,7 +31,7 @@ from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import DensityHistogram, density_histograms, flat_histogram
 from .likelihood import map_phasing, r_value
 from .masking import local_rms, mask_from_file, probabilistic_mask
-from .params import DensityModificationParams
+from .params import DM_RATIO_RANGE, DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
 from .runlog import RunLog
@@ -288,6 +288,16 @@ def _resolution_step(F1, F2, shells: Shells, params, path1, rl) -> dict:
         if dm_resolution < nyquist - 1e-6:
             raise InputError(f"dm_resolution {dm_resolution} A is finer than Nyquist "
                              f"({nyquist:.2f} A) of {path1}")
+        if params.dm_resolution is not None and params.resolution is None:
+            # Given both, the parameters refuse a ratio outside this range; with the
+            # resolution from the FSC the user could not know it: said, not refused.
+            lo, hi = DM_RATIO_RANGE
+            ratio = dm_resolution / resolution
+            if not lo <= ratio <= hi:
+                rl.warn(f"dm_resolution {dm_resolution:g} A is {ratio:.2f} x the resolution "
+                        f"from the half-map FSC ({resolution:.2f} A), outside the usual "
+                        f"{lo:g}-{hi:g}: density modification is limited to "
+                        f"{dm_resolution:g} A as asked")
         b_iso = params.b_iso if params.b_iso is not None else params.target_b_ratio * resolution
         rl(f"density modification to {dm_resolution:.2f} A; overall B before density "
            f"modification {b_iso:.1f} A^2")
