@@ -93,13 +93,16 @@ def model_path(name) -> Path | None:
     return cached if cached.exists() else None
 
 
-def fft_pair_seconds(shape, threads, repeats=3) -> float:
+def fft_pair_seconds(shape, threads, repeats=3, cpu=False):
+    """Wall seconds of one rfftn+irfftn pair of a map of ``shape``; with ``cpu``, (wall, CPU
+    seconds of all threads) - on a shared machine CPU time is the steadier unit."""
     a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     irfft(rfft(a, threads), shape, threads)  # warm-up (plans, pages)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         irfft(rfft(a, threads), shape, threads)
-    return (time.perf_counter() - t) / repeats
+    wall, cpu_s = (time.perf_counter() - t) / repeats, (time.process_time() - c) / repeats
+    return (wall, cpu_s) if cpu else wall
 
 
 def make_case(name, resolution, box=None, seed=0, sampling=3.0):
@@ -224,10 +227,13 @@ def criteria(scores) -> dict:
     return out
 
 
-def measure_command(cmd) -> tuple:
+def measure_command(cmd, cpu=False) -> tuple:
     """(wall seconds, peak resident memory of the whole process tree in bytes) of a command,
-    sampled every 50 ms with psutil."""
+    sampled every 50 ms with psutil; with ``cpu`` also the CPU seconds (user + system) of the
+    command and its children."""
     import psutil
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL)
     peak = 0
@@ -241,6 +247,10 @@ def measure_command(cmd) -> tuple:
     seconds = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark command failed: {' '.join(cmd)}")
+    if cpu:
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return seconds, peak, cpu_s
     return seconds, peak
 
 
@@ -254,7 +264,7 @@ def speed_case(n, threads, workdir):
     mapio.write_map(p1, case["h1"], info)
     mapio.write_map(p2, case["h2"], info)
     del case
-    unit = fft_pair_seconds((n, n, n), threads)
+    unit, unit_cpu = fft_pair_seconds((n, n, n), threads, cpu=True)
     out = {}
     for label, extra in (("boxed (default)", []),
                          ("whole box (--no-box-before-analysis)",
@@ -262,12 +272,14 @@ def speed_case(n, threads, workdir):
         cmd = [sys.executable, "-m", "resolvecryoem.cli", str(p1), str(p2),
                "--molecular-mass", "64000", "--nproc", str(threads), "--quiet",
                "--output-dir", str(workdir / f"speed{n}_{len(extra)}")] + extra
-        seconds, peak = measure_command(cmd)
+        seconds, peak, cpu_s = measure_command(cmd, cpu=True)
         out[label] = dict(seconds=seconds, units=seconds / unit, peak_GB=peak / 1e9,
-                          bytes_per_voxel=peak / n ** 3)
+                          bytes_per_voxel=peak / n ** 3, cpu_seconds=cpu_s,
+                          cpu_units=cpu_s / unit_cpu)
     # The baseline again after the runs: the machine may have got busier or quieter.
-    unit_after = fft_pair_seconds((n, n, n), threads)
-    return dict(n=n, unit=unit, unit_after=unit_after, runs=out)
+    unit_after, unit_cpu_after = fft_pair_seconds((n, n, n), threads, cpu=True)
+    return dict(n=n, unit=unit, unit_after=unit_after, unit_cpu=unit_cpu,
+                unit_cpu_after=unit_cpu_after, runs=out)
 
 
 def real_density_case(threads, workdir, seed=11):
@@ -431,12 +443,17 @@ def markdown(report) -> str:
     speed = report.get("speed") or []
     for sp in [speed] if isinstance(speed, dict) else speed:
         out += [f"### Speed and memory, {sp['n']}^3 half maps (one rfftn+irfftn pair: "
-                f"{sp['unit']:.3f} s before the runs, {sp.get('unit_after', sp['unit']):.3f} s "
-                f"after)", "", "| run | wall time (s) | FFT-pair units | peak memory, process "
-                "tree (GB) | bytes per input voxel |", "|---|---|---|---|---|"]
+                f"{sp['unit']:.3f} s wall before the runs, {sp.get('unit_after', sp['unit']):.3f}"
+                f" s after; CPU {sp.get('unit_cpu', float('nan')):.3f} s / "
+                f"{sp.get('unit_cpu_after', float('nan')):.3f} s)", "",
+                "| run | wall time (s) | FFT-pair units (wall) | CPU time (s) | FFT-pair units "
+                "(CPU) | peak memory, process tree (GB) | bytes per input voxel |",
+                "|---|---|---|---|---|---|---|"]
         for k, r in sp["runs"].items():
             bpv = r.get("bytes_per_voxel", r["peak_GB"] * 1e9 / sp["n"] ** 3)
-            out.append(f"| {k} | {r['seconds']:.1f} | {r['units']:.0f} | {r['peak_GB']:.2f} | "
+            out.append(f"| {k} | {r['seconds']:.1f} | {r['units']:.0f} | "
+                       f"{r.get('cpu_seconds', float('nan')):.1f} | "
+                       f"{r.get('cpu_units', float('nan')):.0f} | {r['peak_GB']:.2f} | "
                        f"{bpv:.0f} |")
         out.append("")
     return "\n".join(out) + "\n"
