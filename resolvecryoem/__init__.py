@@ -8,6 +8,8 @@ line never import pyworkflow or pwem; Scipion's discovery asks for ``resolvecryo
 and gets it.
 """
 __version__ = "0.1.0"
+# Scipion shows this next to the protocols (path relative to this package).
+_logo = "data/resolvecryoem_logo.png"
 
 
 def __getattr__(name):

@@ -12,7 +12,7 @@ class Plugin(pwem.Plugin):
     # module; the class lives in _plugin only so that the core never imports pwem.
     __module__ = "resolvecryoem"
 
-    _url = "https://github.com/resolvecryoem/scipion-em-resolvecryoem"
+    _url = ""  # no public project page yet: better none than an invented one
     _pathVars = []
     _supportedVersions = [__version__]
 

@@ -62,8 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-map", help="full map to recombine instead of the half-map average")
     p.add_argument("--mask", help="mask file (1 = molecule, 0 = solvent), same box as the "
                                   "half maps")
-    p.add_argument("--model", help="atomic model for model-based density modification "
-                                   "(not available yet)")
+    p.add_argument("--model", help="atomic model (PDB or mmCIF) for model-based density "
+                                   "modification: 8 randomised copies refined against each "
+                                   "half map; the model-free result is kept as "
+                                   "denmod_map_no_model.mrc")
     p.add_argument("--symmetry-file", help=".ncs_spec symmetry operators (Phenix find_ncs) "
                                            "averaged in density modification")
     p.add_argument("--output-dir", default="resolvecryoem_output",

@@ -17,14 +17,15 @@ run leaves nothing half-written behind and the output folder never holds a mix o
 from __future__ import annotations
 
 import json
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import boxing, checks, mapio, publish, sequence, symmetry
-from .errors import InputError, NotAvailableError
+from . import boxing, checks, mapio, models, publish, sequence, symmetry
+from .errors import InputError
 from .validation import HELPED, MADE_WORSE, SUSPECT, verdict_from_run
 from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
@@ -37,7 +38,8 @@ from .local import local_weighting
 from .runlog import RunLog
 from .weighting import real_space_weighting, sigma_weights
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
-                         half_map_sharpening_scale, lowpass, match_shell_rms, shell_rms,
+                         half_map_sharpening_scale, hold_low_resolution, lowpass,
+                         match_shell_rms, shell_rms,
                          spectral_profile)
 
 STATE = ".state"
@@ -49,6 +51,8 @@ OUTPUTS = {
     "results": "results.json",
     "log": "resolvecryoem.log",
     "local_resolution": "local_resolution.mrc",  # only with local_sharpening
+    "denmod_map_no_model": "denmod_map_no_model.mrc",  # only with a model
+    "composite_model": "composite_model.cif",  # only with a model
 }
 RESOLUTION_DEFINITIONS = {
     "half_map_fsc": "half-map FSC = 0.143 in the analysed box, before density modification",
@@ -62,8 +66,10 @@ RESOLUTION_DEFINITIONS = {
 }
 R_VALUE_DEFINITION = ("R = sum|F_o - k F_ML| / sum|F_o| over 0 < |s| <= 1/resolution, F_o the "
                       "sharpened starting half map, F_ML its map-likelihood coefficients, k "
-                      "the least-squares scale; the first cycle's value is the one to compare "
-                      "with the documented 0.25-0.5")
+                      "the least-squares scale. NOT comparable with the reference program's "
+                      "documented 0.25-0.5: ours compares whitened (half-map-sharpened) maps, "
+                      "whose noisy outer shells weigh as much as the strong inner ones, so "
+                      "typical values are 0.55-0.7; use it to compare runs of this program")
 # Radius of the sphere for the local rms, in units of the resolution (ALGORITHM.md section 4).
 MASK_RADIUS_RATIO = 2.0
 
@@ -76,14 +82,11 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             log=print) -> Path:
     """Read, check, box, sharpen, mask; write the state for :func:`modify_half`."""
     params = params or DensityModificationParams()
-    if model is not None:
-        raise NotAvailableError("model-based density modification (a model file) is not "
-                                "available yet")
     out = Path(output_dir)
     state = out / STATE
     rl = RunLog(log)
     publish.check_output_dir(out, inputs=(half_map_1, half_map_2, seq_file, full_map, mask,
-                                          symmetry_file))
+                                          symmetry_file, model))
     created_out = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -102,6 +105,12 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
         if symmetry_file is not None:
             meta["inputs"]["symmetry_file"] = meta["symmetry_file"]
             meta["input_sha256"]["symmetry_file"] = checks.file_sha256(symmetry_file)
+        if model is not None:
+            meta["model"] = _model_check_step(model, meta, params, state, rl)
+            meta["inputs"]["model"] = str(Path(model).resolve())
+            meta["input_sha256"]["model"] = checks.file_sha256(model)
+        elif params.density_modify_with_model:
+            meta["model"] = _auto_model_step(meta, rl)
     except BaseException:
         _remove_state(state, created_out)
         raise
@@ -145,7 +154,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
             np.save(state / f"{k}.npy", v)
         del arrays, O1, O2, O_full
     # After the spectra are saved and let go: its two transforms then fit beside the rest.
-    _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
+    independence = _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
     inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
               "full_map": full_map, "mask": mask}
     info, box_volume = maps.info, maps.info.box_volume_A3
@@ -165,6 +174,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
                           "boxed": f_boxed},
         resolution=dict(res, half_map_fsc_input_box=d_input),
         b_iso=b_iso,
+        independence=independence,
     )
 
 
@@ -380,10 +390,13 @@ def _independence_step(b1, b2, p_molecule, shells, threads, rl):
             raise InputError(f"{what}; they are (nearly) the same map. Give the two half maps "
                              f"of a refinement, each reconstructed from its own half of the "
                              f"particles (not density-modified or filtered outputs)")
-        if shared > max(SHARED_NOISE_WARN, 4 * sigma):
+        independent = not shared > max(SHARED_NOISE_WARN, 4 * sigma)
+        if not independent:
             rl.warn(f"{what}. Shared noise counts as signal: every resolution estimate here "
                     f"(before and after) is too optimistic. Were they made from overlapping "
                     f"particle sets, or are they outputs of another density modification?")
+    return {"solvent_fsc_outer_shells": shared, "sigma": sigma, "independent": independent,
+            "explanation": what}
 
 
 def shared_noise(b1, b2, p_molecule, shells: Shells, threads: int = 1) -> tuple:
@@ -531,6 +544,213 @@ def modify_half(state_dir, which: int, log=print) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Stage 2b (with a model): model-based density modification (core/models; ALGORITHM.md
+# section 9).  Independent units: one (half map, copy) refinement each, then one composite
+# per half map; finish recombines with the composites in place of the map-phasing maps.
+# ---------------------------------------------------------------------------------------------
+def _model_check_step(model, meta, params, state, rl) -> dict:
+    """Read the model and check that it fits the map (InputError naming the file, offset and
+    a hint for a frame/origin mix-up; a warning when it fits poorly)."""
+    with rl.step("checking the model"):
+        ctx = _ModelContext(state, meta, model_path=str(Path(model).resolve()))
+        m = models.load_model(model, ctx.average_map(), ctx.voxel, ctx.start,
+                              meta["resolution"]["used"], operators=ctx.operators(params),
+                              name=str(model))
+        for w in m.warnings:
+            rl.warn(w)
+        n_res = m.atoms.n_residues
+        rl(f"model {model}: {m.atoms.n} atoms in {n_res} residues"
+           + (f" (expanded by {len(ctx.operators(params))} symmetry operators)"
+              if ctx.operators(params) else "")
+           + f"; {models.N_COPIES} randomised copies per half map will be refined, each "
+             f"against its own half map only")
+    return {"path": str(Path(model).resolve()), "copies": models.N_COPIES,
+            "atoms": int(m.atoms.n), "residues": int(n_res)}
+
+
+# Automatic models need side chains' worth of detail: beyond this the builder traces too
+# little (ALGORITHM.md section 10; the manual recommends about 3.5 A or better).
+AUTO_MODEL_MAX_RESOLUTION_A = 4.5
+
+
+def _auto_model_step(meta, rl) -> dict | None:
+    """Plan the automatic models, or say why there will be none (the standard result is
+    then delivered)."""
+    d = meta["resolution"]["used"]
+    if d > AUTO_MODEL_MAX_RESOLUTION_A:
+        rl.warn(f"density_modify_with_model: at {d:.2f} A the builder cannot trace a main "
+                f"chain (needs {AUTO_MODEL_MAX_RESOLUTION_A} A or better); no models are "
+                f"built and the standard result is delivered")
+        return None
+    n_res = models.building.residues_from_volume(meta["molecular_volume_A3"])
+    rl(f"density_modify_with_model: {models.N_COPIES} models per half map, each built into "
+       f"its own variant of that half map's density-modified map (resolution cut-off, "
+       f"sharpening, blurring) and refined against it; at most {n_res} residues each "
+       f"(from the molecular volume)")
+    return {"auto": True, "copies": models.N_COPIES, "residues": n_res}
+
+
+def model_units(state_dir) -> list:
+    """The (half, copy) refinements of a run with a model ([] without one): independent units
+    of work (Scipion steps or queue jobs), each run by :func:`refine_model`."""
+    meta = _read_json(Path(state_dir) / "meta.json")
+    if not meta.get("model"):
+        return []
+    return [(h, k) for h in (1, 2) for k in range(meta["model"]["copies"])]
+
+
+class _ModelContext:
+    """The boxed frame and maps that model refinement and the composite need."""
+
+    def __init__(self, state: Path, meta: dict, model_path=None):
+        self.state, self.meta = Path(state), meta
+        self.model_path = model_path or (meta.get("model") or {}).get("path")
+        self.voxel = np.asarray(meta["voxel_size"])
+        self.shape = tuple(meta["boxed_shape"])
+        lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
+        self.start = np.asarray(meta["input_start_A"]) + lower * self.voxel
+        self.shells = Shells.for_box(self.shape, self.voxel)
+        self.params = DensityModificationParams.from_dict(meta["parameters"])
+
+    def load(self, name):
+        return np.load(self.state / f"{name}.npy")
+
+    def operators(self, params) -> list:
+        return _symmetry_operators(self.meta, params)
+
+    @property
+    def auto(self) -> bool:
+        return bool(self.meta["model"].get("auto"))
+
+    def model(self):
+        """The model as checked at the start (symmetry-expanded), without the map check."""
+        st = models.structure.read_structure(self.model_path)
+        ops = self.operators(self.params)
+        if ops:
+            st = models.structure.expand_symmetry(st, ops)
+        return models.Model(st, models.structure.atoms_of(st), self.model_path, [])
+
+    def average_map(self) -> np.ndarray:
+        return irfft(0.5 * (self.load("O1") + self.load("O2")), self.shape)
+
+    def standard_half(self, half: int):
+        """(spectrum, Weights) of half ``half``'s density-modified half map from stage 2: its
+        own O and D recombined with per-half weights (per-shell scalars of the other half)."""
+        O_i, O_j = self.load(f"O{half}"), self.load(f"O{3 - half}")
+        D_i = self.load(f"D{half}")
+        w = half_weights(O_i, O_j, D_i, self.shells)
+        return w.apply(O_i, D_i, self.shells), w
+
+    def copy_path(self, half: int, copy: int) -> Path:
+        return self.state / f"model_half{half}_copy{copy}.cif"
+
+    def copies(self, half: int) -> tuple:
+        """(Model, [RefinedCopy]) of half ``half``.  Built models each have their own atoms:
+        the Model then carries one Structure per copy."""
+        paths = [self.copy_path(half, k) for k in range(self.meta["model"]["copies"])]
+        if not self.auto:
+            model = self.model()
+            return model, [models.load_copy(p, model) for p in paths]
+        structures, copies = [], []
+        for p in paths:
+            if p.exists():
+                st = models.structure.read_structure(p)
+                m = models.Model(st, models.structure.atoms_of(st), str(p), [])
+                structures.append(st)
+                copies.append(models.load_copy(p, m))
+        if len(copies) < 3:
+            raise InputError(f"density_modify_with_model: only {len(copies)} of half map "
+                             f"{half}'s variants gave a model (3 are needed); the map does "
+                             f"not support automatic building - run without it")
+        return models.Model(structures, None, f"built models of half map {half}", []), copies
+
+
+def refine_model(state_dir, half: int, copy: int, log=print, threads=None) -> dict:
+    """One randomised copy of the model refined against half map ``half`` ALONE (its
+    density-modified half map from stage 2); written to the state directory.  ``threads``
+    overrides the run's FFT threads (units side by side use one each)."""
+    ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
+    marker = ctx.copy_path(half, copy).with_suffix(".json")
+    if not ctx.meta.get("model"):
+        # A step planned before prepare decided against models (e.g. resolution too poor
+        # for the builder): nothing to do, and it says so.
+        _write_json(marker, {"skipped": "no models in this run"})
+        return {}
+    if threads is not None:
+        ctx.params = dataclasses.replace(ctx.params, nproc=threads)
+    rl = RunLog(log)
+    with rl.step(f"half map {half}: model {copy + 1}/{ctx.meta['model']['copies']}"):
+        C, _ = ctx.standard_half(half)
+        if ctx.auto:
+            model = _build_model(ctx, C, copy, rl)
+            if model is None:
+                _write_json(marker, {"skipped": "the builder found no chain"})
+                return {}
+        else:
+            model = ctx.model()
+        c = models.refine_one(model, irfft(C, ctx.shape), ctx.voxel, ctx.start,
+                              ctx.meta["resolution"]["used"], half, copy,
+                              threads=ctx.params.threads)
+        models.save_copy(ctx.copy_path(half, copy), model, c)
+        f = c.figures
+        rl(f"half map {half} model {copy + 1}: map correlation {f['map_correlation']:.3f}, "
+           f"rmsd from start {f['rmsd_from_start_A']:.2f} A, bond rmsd "
+           f"{f['bond_rmsd_A']:.3f} A, {f['seconds']:.1f} s")
+    return c.figures
+
+
+# Variants of a half map that the builder traces (reference: "changing the resolution
+# cutoff, spectral_scaling, and blurring of the map"): (cut-off / resolution, B in A^2; a
+# negative B sharpens).
+AUTO_MODEL_VARIANTS = [(1.0, 0.0), (1.0, 20.0), (1.1, -10.0), (1.1, 10.0), (1.0, -20.0),
+                       (1.2, 0.0), (0.9, 10.0), (1.1, 30.0)]
+
+
+def _build_model(ctx: _ModelContext, C, copy: int, rl):
+    """Model ``copy`` of a half map: built into variant ``copy`` of its density-modified
+    half map (spectrum C), or None when the variant supports no chain."""
+    cut, b = AUTO_MODEL_VARIANTS[copy % len(AUTO_MODEL_VARIANTS)]
+    d = ctx.meta["resolution"]["used"]
+    variant = irfft(C * lowpass(ctx.shells, max(cut * d, 2.0 * float(ctx.voxel.max())))
+                    * ctx.shells.expand(np.exp(-b * ctx.shells.s ** 2 / 4)), ctx.shape)
+    st, figures = models.building.build_model(variant, ctx.voxel, ctx.start, d,
+                                              n_residues_max=ctx.meta["model"]["residues"],
+                                              seed=copy, pseudo_atoms=False)
+    rl(f"built model {copy + 1} (cut-off {cut * d:.2f} A, B {b:+.0f} A^2): "
+       f"{figures['residues']} residues in {figures['fragments']} fragments")
+    if figures["residues"] < 4:
+        rl.warn(f"model {copy + 1}: the builder found no chain in this variant; skipped")
+        return None
+    return models.Model(st, models.structure.atoms_of(st), f"built model {copy + 1}", [])
+
+
+def model_half(state_dir, half: int, log=print) -> dict:
+    """Half ``half``'s composite: its density-modified half map moved toward the mean of its
+    own refined models, per shell by weights estimated against the OTHER original half map,
+    locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``."""
+    ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
+    if not ctx.meta.get("model"):
+        _write_json(ctx.state / f"model_half{half}.json", {"skipped": "no models in this run"})
+        return {}
+    rl = RunLog(log)
+    with rl.step(f"half map {half}: model target and composite"):
+        model, copies = ctx.copies(half)
+        C, w = ctx.standard_half(half)
+        keep = lowpass(ctx.shells, ctx.meta["resolution"]["dm_resolution"])
+        Dm, target, stats = models.model_half_map(
+            model, copies, C, ctx.shape, ctx.load("O1"), ctx.load("O2"), half, w.cc_ref,
+            ctx.voxel, ctx.start, ctx.meta["resolution"]["used"], keep,
+            threads=ctx.params.threads)
+        np.save(ctx.state / f"Dm{half}.npy", Dm)
+        figures = {"target": target.figures, "copies": [c.figures for c in copies]}
+        rl(f"half map {half}: model target from {len(copies)} models over "
+           f"{100 * target.figures['region_fraction']:.0f}% of the box")
+        _write_json(ctx.state / f"model_half{half}.json", dict(figures, log=rl.lines,
+                                                               timings=rl.timings))
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------
 # Stage 3
 # ---------------------------------------------------------------------------------------------
 def finish(state_dir, log=print) -> dict:
@@ -548,6 +768,10 @@ def finish(state_dir, log=print) -> dict:
     rl = RunLog(log)
     # The state was made from the inputs as they were at the start; finish reads them again.
     checks.check_inputs_unchanged(st.meta["inputs"], st.meta["input_sha256"])
+    standard = st
+    if st.meta.get("model"):
+        # The model-based composites take the place of the map-phasing maps.
+        st = dataclasses.replace(st, D1=st.load("Dm1"), D2=st.load("Dm2"))
     rec = _recombination_step(st, rl)
     halves, notes = _delivered_half_spectra(st, rec, rl)
     if st.O_full is None:  # the map-phasing spectra are in the delivered halves now
@@ -563,10 +787,91 @@ def finish(state_dir, log=print) -> dict:
     for name in ("denmod_map", "initial_map"):  # the assessment needs the halves only
         written.pop(name, None)
     assessment = _assessment_step(st, written, notes, rl)
-    del written
     results = _results(st, rec, assessment, tmp, rl)
+    if st.meta.get("model"):
+        results["model"] = _model_outputs_step(st, standard, written, tmp, rl)
+        results["outputs"] = {k: OUTPUTS[k] for k in list(tmp) + ["results", "log"]}
     _publish(st, tmp, results, rl)
     return results
+
+
+def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, rl) -> dict:
+    """With a model: the standard (model-free) map beside the model-based one, the composite
+    model, and map-model FSC of the refined models against the ORIGINAL half maps."""
+    with rl.step("model-free map for comparison"):
+        rec = recombine(standard.O1, standard.O2, standard.D1, standard.D2, standard.shells,
+                        full_map=standard.O_full)
+        halves, _ = _delivered_half_spectra(standard, rec, RunLog(None))
+        maps, fs, local_res = _final_maps(standard, rec, halves, RunLog(None))
+        extra, _ = _write_maps_step(standard, rec, maps, fs, None, RunLog(None),
+                                    names=("denmod_map",),
+                                    rename={"denmod_map": "denmod_map_no_model"})
+        tmp.update(extra)
+        v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
+                             maps["denmod_half_map_1"], maps["denmod_half_map_2"],
+                             st.meta["voxel_size"], st.meta, st.params.threads)
+        rl(f"model-free density modification (denmod_map_no_model.mrc, consult it for any "
+           f"specific density): {v.whole.resolution_full_after:.2f} A whole box, "
+           f"{v.inside.resolution_full_after:.2f} A inside the molecule")
+    with rl.step("composite model"):
+        ctx = _ModelContext(st.dir, st.meta)
+        n = st.meta["model"]["copies"]
+        pairs = {h: ctx.copies(h) for h in (1, 2)}
+        if ctx.auto:
+            # Built models share no atoms: the one that fits its half map best stands for
+            # them (a mean over different traces would mean nothing).
+            best = max(((m_st, c) for h in (1, 2) for m_st, c in
+                        zip(pairs[h][0].structure, pairs[h][1])),
+                       key=lambda sc: sc[1].figures.get("map_correlation", 0))
+            composite = models.structure.with_coordinates(best[0], best[1].xyz,
+                                                          occ=best[1].occ)
+            models.structure.write_structure(composite, st.dir / "out_composite_model.cif")
+            fsc_figures = _map_model_fsc(ctx, pairs, composite, written)
+        else:
+            model = pairs[1][0]
+            composite = models.composite_model(model, pairs[1][1] + pairs[2][1],
+                                               st.dir / "out_composite_model.cif")
+            fsc_figures = _map_model_fsc(ctx, pairs, composite, written)
+        tmp["composite_model"] = st.dir / "out_composite_model.cif"
+        for line in fsc_figures.pop("log"):
+            rl(line)
+    halves = [_read_json(st.dir / f"model_half{h}.json") for h in (1, 2)]
+    return {"path": st.meta["model"].get("path"), "automatic": ctx.auto,
+            "copies_per_half": n,
+            "no_model": {"after_corrected": v.whole.resolution_full_after,
+                         "after_envelope": v.inside.resolution_full_after,
+                         "verdict": v.verdict},
+            "map_model_fsc": fsc_figures,
+            "refinement": {f"half_map_{h}": halves[h - 1]["copies"] for h in (1, 2)},
+            "target": {f"half_map_{h}": halves[h - 1]["target"] for h in (1, 2)},
+            "target_applied": "near the models only (at least 3 models with density), "
+                              "per shell by weights estimated against the other original "
+                              "half map"}
+
+
+def _map_model_fsc(ctx, pairs, composite, written) -> dict:
+    """Map-model FSC = 0.5 (A) in the analysed box: the models of half h against the OTHER
+    original half map (the honest figure: those models never saw it) and against their own
+    (inflated by fitting its noise), and the composite model against each."""
+    from .model_map import model_density
+    F = {h: rfft(written[f"original_half_map_{h}"]) for h in (1, 2)}
+    out, lines = {}, []
+    from .models.ensemble import ensemble
+    for h in (1, 2):
+        model, copies = pairs[h]
+        M = rfft(ensemble(model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean)
+        other = resolution_at(fsc(M, F[3 - h], ctx.shells), ctx.shells, 0.5)
+        own = resolution_at(fsc(M, F[h], ctx.shells), ctx.shells, 0.5)
+        out[f"models_of_half_{h}_vs_other_half"] = other
+        out[f"models_of_half_{h}_vs_own_half"] = own
+        lines.append(f"models of half map {h}: map-model FSC = 0.5 at {other:.2f} A against "
+                     f"the other (independent) half map, {own:.2f} A against their own")
+    M = rfft(model_density(composite, ctx.shape, ctx.voxel, ctx.start))
+    for h in (1, 2):
+        out[f"composite_vs_half_{h}"] = resolution_at(fsc(M, F[h], ctx.shells), ctx.shells,
+                                                      0.5)
+    out["log"] = lines
+    return out
 
 
 @dataclass
@@ -651,6 +956,10 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
     """Boxed real-space maps {name: map}, the per-shell final scale, the local resolution."""
     p, shells, threads = st.params, st.shells, st.params.threads
     with rl.step("final scaling"):
+        # The half-map sharpening whitened the low-resolution shells for density
+        # modification; the delivered maps get the molecule's own low-resolution shape back.
+        unwhiten = _unwhiten(st)
+        H = [h * unwhiten for h in H]
         F = 0.5 * (H[0] + H[1]) if st.O_full is None else _full_map_spectrum(st, rec, H)
         level = shell_rms(0.5 * (st.O1 + st.O2), shells)
         low = (shells.s > 0) & (shells.s < 1 / 8.0)
@@ -661,6 +970,8 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
                          geometric_scaling=p.geometric_scaling,
                          spectral_profile=spectral_profile(shells) if p.spectral_scaling
                          else None)
+        # Held below 8 A like the sharpening: keep the molecule's low-resolution shape.
+        fs = hold_low_resolution(fs, shells)
         if p.blur_by_resolution:
             fs = fs * b_factor_scale(shells, 2.0 * st.resolution)
         scale = shells.expand(fs)
@@ -700,9 +1011,17 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
     cc_before = fsc_ref(st.load("half_fsc"))
     avg = st.O1 + st.O2
     avg *= np.float32(0.5)
-    avg *= shells.expand(cc_before)
+    avg *= shells.expand(cc_before) * unwhiten
     maps["initial_map"] = irfft(avg, st.shape, threads, overwrite=True)
     return maps, fs, local_res
+
+
+def _unwhiten(st: _FinishState) -> np.ndarray:
+    """Factor (half spectrum) that turns the half-map sharpening into one held constant below
+    8 A (sharpening.hold_low_resolution)."""
+    scale = st.load("sharpen_scale")
+    return st.shells.expand(hold_low_resolution(scale, st.shells)) / np.maximum(
+        st.shells.expand(scale), 1e-30)
 
 
 def _full_map_spectrum(st: _FinishState, rec, H) -> np.ndarray:
@@ -716,8 +1035,13 @@ def _full_map_spectrum(st: _FinishState, rec, H) -> np.ndarray:
     return F * st.shells.expand(ratio)
 
 
-def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl) -> tuple:
-    """Write the maps into the input box (temporary names in the state directory).
+MAP_OUTPUTS = ("denmod_map", "initial_map", "denmod_half_map_1", "denmod_half_map_2")
+
+
+def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_OUTPUTS,
+                     rename=None) -> tuple:
+    """Write the maps into the input box (temporary names in the state directory); ``rename``
+    ({name: output name}) writes a map under another output's name.
 
     Returns ({name: temporary path}, {name: boxed array as written}) - the latter, cut back
     to the analysed box, is what the assessment compares, exactly as ``resolvecryoem
@@ -739,7 +1063,7 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl) -> tuple:
         # like the original-map part of the inside, i.e. filtered by the same per-shell
         # chain sharpening x weight of the original x final scale (where the recombination
         # relied on the flattened map, the unflattened outside is weighted down with it).
-        sharpen = st.load("sharpen_scale")
+        sharpen = hold_low_resolution(st.load("sharpen_scale"), shells)
         outside = sharpen * rec.full.w_o * fs
         filters = {"denmod_map": (outside, "avg"), "initial_map":
                    (sharpen * fsc_ref(st.load("half_fsc")), "avg"),
@@ -747,7 +1071,7 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl) -> tuple:
         if box:
             big_shells = Shells.for_box(h[0].shape, info.voxel_size)
             spectra = {"avg": rfft(0.5 * (h[0] + h[1]), threads)}
-        for name in ("denmod_map", "initial_map", "denmod_half_map_1", "denmod_half_map_2"):
+        for name in names:
             boxed_map = maps[name]
             if box:
                 t, which = filters[name]
@@ -759,8 +1083,9 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl) -> tuple:
                 written[name] = boxing.cut(full_map, box)
             else:
                 full_map = written[name] = boxed_map
-            tmp[name] = st.dir / ("out_" + OUTPUTS[name])
-            mapio.write_map(tmp[name], full_map.astype(np.float32), info)
+            key = (rename or {}).get(name, name)
+            tmp[key] = st.dir / ("out_" + OUTPUTS[key])
+            mapio.write_map(tmp[key], full_map.astype(np.float32), info)
         if local_res is not None:
             # Outside the analysed box there is no local estimate: the overall resolution.
             res_map = boxing.paste(local_res, np.full(h[0].shape, st.resolution, np.float32),
@@ -787,8 +1112,7 @@ def _assessment_step(st: _FinishState, written, notes, rl) -> dict:
         for note in notes:
             rl(f"note: {note}")
         if v.verdict == SUSPECT:
-            rl.warn(f"the delivered half maps are not independent of the other original half "
-                    f"map: {v.reason}")
+            rl.warn(f"no figure of this run can be trusted: {v.reason}")
         elif v.verdict == MADE_WORSE or w.resolution_full_after > d_before + 0.05 or \
                 (i.resolution_before is not None
                  and i.resolution_full_after > i.resolution_before + 0.05):
@@ -822,6 +1146,7 @@ def _results(st: _FinishState, rec, assessment, tmp, rl) -> dict:
                         after_envelope=i.resolution_full_after,
                         definitions=RESOLUTION_DEFINITIONS),
         b_iso=meta["b_iso"],
+        independence=meta["independence"],
         verdict={"verdict": v.verdict, "reason": v.reason, "summary": v.summary(),
                  "whole": w.verdict, "inside": i.verdict, "notes": assessment["notes"]},
         r_values={"definition": R_VALUE_DEFINITION,
@@ -877,10 +1202,42 @@ def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | 
     try:
         modify_half(state, 1, log=log)
         modify_half(state, 2, log=log)
+        units = model_units(state)
+        if units:
+            _run_units(refine_model, state, units, params, log)
+            for half in (1, 2):
+                model_half(state, half, log=log)
         return finish(state, log=log)
     except BaseException:
         abandon(state)
         raise
+
+
+def _run_units(fn, state, units, params, log):
+    """Independent units of work: side by side in processes (as many as params.nproc, or
+    every core), one FFT thread each; or one after the other in this process."""
+    workers = min(len(units), params.threads)
+    if workers <= 1:
+        for u in units:
+            fn(state, *u, log=log)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    # fork: the units need nothing but the state directory, and a caller's script without a
+    # __main__ guard would be run again by spawn.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as ex:
+        for lines in ex.map(_unit_in_process, [(fn, state, u) for u in units]):
+            for line in lines:
+                (log or (lambda _: None))(line)
+
+
+def _unit_in_process(job) -> list:
+    fn, state, unit = job
+    lines = []
+    fn(state, *unit, log=lines.append, threads=1)
+    return lines
 
 
 def abandon(state_dir) -> None:

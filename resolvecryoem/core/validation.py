@@ -130,12 +130,7 @@ def evidence_from_moments(m: dict, shells: Shells) -> Evidence:
         else:
             calls.append("same")
     equivalent = np.clip(x1, 0, None) * np.clip(x2, 0, None) / np.maximum(before, sig)
-    var_s = np.maximum(m["O1O2"], 1e-30)
-    # power of the average (C1 + C2) / 2 from the moments already taken
-    power_avg = 0.25 * (m["C1"] + m["C2"] + 2.0 * m["C1C2"])
-    cross = 0.5 * (m["C1O2"] + m["C2O1"])
-    cc_full = np.clip(cross / np.sqrt(np.maximum(power_avg, 1e-30) * var_s), 0, 1)
-    cc_full[0] = 1.0
+    cc_full = cc_of_average_from_moments(m, shells)
     n_dec = int(decidable.sum())
     n_better, n_worse = calls.count("better"), calls.count("worse")
     n_suspect = int(suspect.sum())
@@ -157,15 +152,34 @@ def evidence_from_moments(m: dict, shells: Shells) -> Evidence:
                            f"OTHER original half map more than any map made without it can "
                            f"(FSC(C_i, O_j) > sqrt(FSC(O1, O2))): they are not independent "
                            f"of it, and no figure from them can be trusted")
-    elif n_better >= max(MIN_SHELLS, n_worse + 1) and mean_gain > 0 \
-            and d_after <= d_before + 1e-6:
+    elif n_better >= max(MIN_SHELLS, n_worse + 1) and d_after <= d_before + 1e-6:
         v, why = HELPED, f"{counts}; mean CC gain {mean_gain:+.3f} on {mean_cc:.3f}"
-    elif n_worse >= max(MIN_SHELLS, n_better + 1) and mean_gain < 0:
+    elif n_worse >= max(MIN_SHELLS, n_better + 1) and d_after >= d_before - 1e-6:
         v, why = MADE_WORSE, f"{counts}; mean CC gain {mean_gain:+.3f}"
     else:
         v, why = NOT_HELPED, f"{counts}; mean CC gain {mean_gain:+.3f}"
     return Evidence(v, why, d_before, d_after, d_full, before, x1, x2, equivalent, cc_full,
                     gain, sigma, calls, modified_halves)
+
+
+def cc_of_average(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> np.ndarray:
+    """Per-shell CC with the truth of (C1 + C2) / 2, each C_i made without O_j:
+    0.5 [cov(C1, O2) + cov(C2, O1)] / sqrt(var((C1 + C2) / 2) var S), var S = cov(O1, O2),
+    floored at its noise level, 2/sqrt(N) of sqrt(var O1 var O2): a ratio of noisy
+    estimates must not climb where the signal is gone."""
+    return cc_of_average_from_moments(shell_moments((F_O1, F_O2, F_C1, F_C2), shells), shells)
+
+
+def cc_of_average_from_moments(m: dict, shells: Shells) -> np.ndarray:
+    """:func:`cc_of_average` from :func:`shell_moments`; var((C1 + C2) / 2) is
+    (var C1 + var C2 + 2 cov(C1, C2)) / 4."""
+    var_o = np.sqrt(m["O1"] * m["O2"])
+    var_s = np.maximum(m["O1O2"], np.maximum(shells.significance() * var_o, 1e-30))
+    cross = 0.5 * (m["C1O2"] + m["C2O1"])
+    var_c = np.maximum(0.25 * (m["C1"] + m["C2"] + 2.0 * m["C1C2"]), 1e-30)
+    cc = np.clip(cross / np.sqrt(var_c * var_s), 0, 1)
+    cc[0] = 1.0
+    return cc
 
 
 @dataclass
@@ -251,13 +265,25 @@ def _overall(whole: Evidence, inside: Evidence | None) -> tuple:
     return inside.verdict, f"inside the molecule {inside.reason}; whole box {whole.reason}"
 
 
-def molecule_envelope(avg_map, voxel_size, resolution_A: float, solvent_fraction: float,
+def molecule_envelope(O1, O2, voxel_size, resolution_A: float, solvent_fraction: float,
                       threads: int = 1, shells: Shells | None = None) -> np.ndarray:
-    """Soft molecular envelope made from the maps alone: the probabilistic local-rms mask
-    (sphere of 2 x resolution) holding the molecular volume."""
+    """Soft molecular envelope made from the two half maps alone: the probabilistic local-rms
+    mask (sphere of 2 x resolution) of their FSC-weighted average, holding the molecular
+    volume.  The weighting matters: the noise of the outer shells dominates the local rms of
+    the plain average (its mask was uncorrelated with the molecule on the bundled example)."""
+    from .fsc import fsc_ref
     from .masking import local_rms, probabilistic_mask
-    shells = shells or Shells.for_box(avg_map.shape, voxel_size)
-    return probabilistic_mask(local_rms(avg_map, shells, 2.0 * resolution_A, threads),
+    shells = shells or Shells.for_box(O1.shape, voxel_size)
+    F1, F2 = rfft(O1, threads), rfft(O2, threads)
+    weight = shells.expand(fsc_ref(fsc(F1, F2, shells)))
+    F1 += F2
+    del F2
+    F1 *= np.float32(0.5)
+    F1 *= weight
+    del weight
+    weighted = irfft(F1, O1.shape, threads, overwrite=True)
+    del F1
+    return probabilistic_mask(local_rms(weighted, shells, 2.0 * resolution_A, threads),
                               solvent_fraction)
 
 
@@ -303,8 +329,13 @@ def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1
     except (KeyError, TypeError):
         pass
     else:
-        envelope = molecule_envelope(0.5 * (O1 + O2), voxel_size, d, f, threads, shells)
-    return verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads, shells)
+        envelope = molecule_envelope(O1, O2, voxel_size, d, f, threads, shells)
+    v = verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads, shells)
+    independence = results.get("independence") or {}
+    if independence.get("independent") is False:
+        v.verdict, v.reason = SUSPECT, independence.get("explanation", "the input half maps "
+                                                        "are not independent")
+    return v
 
 
 def verdict_main(argv) -> int:
@@ -354,18 +385,7 @@ def compare(map_a, map_b, model=None, resolution=None, out_dir=None) -> dict:
     result["map_map_resolution_0.5"] = resolution_at(np.array(result["map_map_fsc"]), shells,
                                                      0.5)
     if model is not None:
-        from .model_map import model_density, model_envelope
-        M = rfft(model_density(model, A.shape, ia.voxel_size, ia.start_A))
-        env = model_envelope(model, A.shape, ia.voxel_size, ia.start_A)
-        a_map, b_map = irfft(Fa, A.shape), irfft(Fb, A.shape)
-        m_map = irfft(M, A.shape)
-        for tag, X, xm in (("a", Fa, a_map), ("b", Fb, b_map)):
-            whole = fsc(X, M, shells)
-            inside = fsc(rfft(xm * env), rfft(m_map * env), shells)
-            result[f"map_model_fsc_{tag}"] = whole.tolist()
-            result[f"map_model_fsc_{tag}_envelope"] = inside.tolist()
-            result[f"map_model_resolution_{tag}"] = resolution_at(whole, shells, 0.5)
-            result[f"map_model_resolution_{tag}_envelope"] = resolution_at(inside, shells, 0.5)
+        result.update(_map_model_scores(rfft(A), rfft(B), model, ia, shells, resolution))
         result["model"] = str(model)
     if out_dir is not None:
         out = Path(out_dir)
@@ -378,6 +398,63 @@ def compare(map_a, map_b, model=None, resolution=None, out_dir=None) -> dict:
             result[f"matched_{tag}"] = str(out / name)
         mapio.atomic_write_text(out / "compare.json", json.dumps(result, indent=1))
     return result
+
+
+def _map_model_scores(Fa, Fb, model, info, shells: Shells, resolution=None) -> dict:
+    """Map-model FSC of each map, whole box and around the model, and a per-shell call.
+
+    Each map is scaled to the model's shell amplitudes on its own (never matched to the other
+    map), so its around-the-model score depends on the map and the model alone.  A shell is
+    "a"/"b" when one map's FSC with the model exceeds the other's by more than 2/sqrt(N),
+    else "same"; a winner needs at least MIN_SHELLS such shells more than the other map has.
+    """
+    from .model_map import model_density, model_envelope
+    shape = shells.shape
+    M = rfft(model_density(model, shape, info.voxel_size, info.start_A))
+    env = model_envelope(model, shape, info.voxel_size, info.start_A)
+    m_map = irfft(M, shape)
+    FM_env = rfft(m_map * env)
+    rms_m = shell_rms(M, shells)
+    lp = lowpass(shells, resolution) if resolution else np.float32(1.0)
+    out, curves = {}, {}
+    for tag, X in (("a", Fa), ("b", Fb)):
+        k = np.where(shell_rms(X, shells) > 0, rms_m / np.maximum(shell_rms(X, shells), 1e-30),
+                     0.0)
+        X = X * shells.expand(k) * lp
+        whole = fsc(X, M, shells)
+        inside = fsc(rfft(irfft(X, shape) * env), FM_env, shells)
+        curves[tag] = inside
+        out[f"map_model_fsc_{tag}"] = whole.tolist()
+        out[f"map_model_fsc_{tag}_envelope"] = inside.tolist()
+        out[f"map_model_resolution_{tag}"] = robust_resolution_at(whole, shells, 0.5)
+        out[f"map_model_resolution_{tag}_envelope"] = robust_resolution_at(inside, shells, 0.5)
+    sig = shells.significance()
+    diff = curves["b"] - curves["a"]
+    calls = ["same" if k == 0 or abs(d) <= g else ("b" if d > 0 else "a")
+             for k, (d, g) in enumerate(zip(diff, sig))]
+    n_a, n_b = calls.count("a"), calls.count("b")
+    if n_b >= max(MIN_SHELLS, n_a + MIN_SHELLS):
+        better = "b"
+    elif n_a >= max(MIN_SHELLS, n_b + MIN_SHELLS):
+        better = "a"
+    else:
+        better = None
+    out.update(shell_call_envelope=calls, better=better,
+               evidence=f"around the model, {n_a} shells favour map a, {n_b} map b, "
+                        f"{len(calls) - 1 - n_a - n_b} show no significant difference "
+                        f"(2/sqrt(N))")
+    return out
+
+
+def robust_resolution_at(curve, shells: Shells, threshold: float, run: int = 2) -> float:
+    """Where a curve falls below ``threshold`` and stays below for ``run`` shells: a single
+    shell's dip (a noisy or damaged shell) does not end it."""
+    curve = np.asarray(curve)
+    below = curve < threshold
+    for i in range(1, shells.n):
+        if below[i:i + run].all():
+            return resolution_at(curve, shells, threshold, start=max(i, 1))
+    return float(1.0 / shells.s[-1])
 
 
 def compare_main(argv) -> int:
@@ -402,10 +479,12 @@ def compare_main(argv) -> int:
             print(f"  {path}: map-model FSC = 0.5 at {r[f'map_model_resolution_{tag}']:.2f} A "
                   f"(whole box), {r[f'map_model_resolution_{tag}_envelope']:.2f} A (around "
                   f"the model)")
-        better = "a" if r["map_model_resolution_a_envelope"] < r[
-            "map_model_resolution_b_envelope"] else "b"
-        print(f"  the map with the finer map-model resolution: "
-              f"{args.map_a if better == 'a' else args.map_b}")
+        better = r["better"]
+        if better is None:
+            print(f"  no significant difference between the maps ({r['evidence']})")
+        else:
+            print(f"  better around the model: {args.map_a if better == 'a' else args.map_b} "
+                  f"({r['evidence']})")
         print("  note: a model refined against one of the maps favours that map; refine the "
               "model against each map before comparing if you can.")
     return 0

@@ -2,10 +2,11 @@
 import os
 
 import pyworkflow.protocol.params as params
-from pwem.objects import FSC, Transform, Volume
+from pwem.objects import FSC, SetOfFSCs, Transform, Volume
 from pwem.protocols import ProtAnalysis3D
 from pyworkflow import BETA
 
+from . import input_checks
 from .protocol_resolve import _path
 
 
@@ -15,14 +16,18 @@ class ProtResolveCryoEMCompareMaps(ProtAnalysis3D):
     the maps favours that map."""
     _label = "compare maps (matched sharpening)"
     _devStatus = BETA
-    _possibleOutputs = {"outputVolume1": Volume, "outputVolume2": Volume}
+    _possibleOutputs = {"outputVolume1": Volume, "outputVolume2": Volume,
+                        "outputFSCs": SetOfFSCs}
 
     def _defineParams(self, form):
         form.addSection(label="Input")
         form.addParam("inputVolume1", params.PointerParam, pointerClass="Volume",
-                      label="First map")
+                      important=True, label="First map",
+                      help="For example the density-modified map.")
         form.addParam("inputVolume2", params.PointerParam, pointerClass="Volume",
-                      label="Second map")
+                      important=True, label="Second map",
+                      help="For example the post-processed map of the refinement. Same box "
+                           "and sampling rate as the first map.")
         form.addParam("inputModel", params.PointerParam, pointerClass="AtomStruct",
                       allowsNull=True, label="Atomic model (optional)",
                       help="For map-model FSC. Refine it against each map if you can: a "
@@ -67,9 +72,9 @@ class ProtResolveCryoEMCompareMaps(ProtAnalysis3D):
             fscs.append(f)
         outputs["outputFSCs"] = fscs
         self._defineOutputs(**outputs)
-        for i in (1, 2):
-            self._defineSourceRelation(getattr(self, f"inputVolume{i}"),
-                                       outputs[f"outputVolume{i}"])
+        for i in (1, 2):  # a matched map shares its input's frame
+            self._defineTransformRelation(getattr(self, f"inputVolume{i}"),
+                                          outputs[f"outputVolume{i}"])
 
     def _validate(self):
         errors = []
@@ -78,8 +83,10 @@ class ProtResolveCryoEMCompareMaps(ProtAnalysis3D):
             if v1.getDim() != v2.getDim():
                 errors.append(f"The maps have different boxes: {v1.getDim()} and "
                               f"{v2.getDim()}.")
-            if abs(v1.getSamplingRate() - v2.getSamplingRate()) > 1e-3 * v1.getSamplingRate():
-                errors.append("The maps have different sampling rates.")
+            e = input_checks.sampling_error(v1.getSamplingRate(), v2.getSamplingRate(),
+                                            "The first map", "the second map")
+            if e:
+                errors.append(e)
         return errors
 
     def _summary(self):

@@ -92,7 +92,7 @@ CASES = [
     ("mass-beyond-box", H + ["--molecular-mass", "1e9"], "times the box of"),
     ("sequence-beyond-box", H + ["--seq-file", "{sequence}", "--copies", "200"],
      "times the box of"),
-    ("model", H + SEQ + ["--model", "{sequence}"], "not available yet"),
+    ("model-unreadable", H + SEQ + ["--model", "{sequence}"], "cannot read the atomic model"),
     # symmetry
     ("symmetry-symbol", H + SEQ + ["--symmetry", "Q2"], "symmetry 'Q2'"),
     ("symmetry-zero", H + SEQ + ["--symmetry", "C0"], "symmetry C0"),

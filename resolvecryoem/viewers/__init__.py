@@ -1,4 +1,5 @@
 """Scipion viewers of resolvecryoem."""
+from .viewer_compare import ResolveCryoEMCompareViewer
 from .viewer_resolve import ResolveCryoEMViewer
 
-__all__ = ["ResolveCryoEMViewer"]
+__all__ = ["ResolveCryoEMViewer", "ResolveCryoEMCompareViewer"]

@@ -1,5 +1,6 @@
 """Wizards on the ProtResolveCryoEM form: resolution from the half maps, solvent fraction from
 the sequence.  The numbers come from the core; the wizards only fill the form."""
+import numpy as np
 from pwem.wizards import EmWizard
 
 from ..core import mapio, sequence
@@ -8,9 +9,12 @@ from ..protocols import ProtResolveCryoEM
 
 
 def estimate_resolution(protocol) -> float:
-    """Half-map FSC = 0.143 resolution (A) of the protocol's selected half maps."""
+    """Half-map FSC = 0.143 resolution (A) of the protocol's selected half maps, at Scipion's
+    sampling rate (resolutions scale with the voxel size; the headers may hold another)."""
     h1, h2 = protocol.getHalfMapPaths()
-    return round(half_map_resolution(h1, h2), 2)
+    header = mapio.read_map(h1, header_only=True)[1].voxel_size
+    scale = protocol.getSamplingRate() / float(max(header))
+    return round(half_map_resolution(h1, h2) * scale, 2)
 
 
 def estimate_solvent_fraction(protocol) -> tuple:
@@ -22,8 +26,9 @@ def estimate_solvent_fraction(protocol) -> tuple:
     copies = int(protocol.copies.get() or 1)
     mass = sequence.molecular_mass(chains, copies)
     info = mapio.read_map(protocol.getHalfMapPaths()[0], header_only=True)[1]
+    box_volume_A3 = float(np.prod(info.shape)) * protocol.getSamplingRate() ** 3
     fraction = sequence.solvent_fraction(sequence.molecular_volume(chains, copies),
-                                         info.box_volume_A3)
+                                         box_volume_A3)
     return round(fraction, 3), mass
 
 

@@ -1,0 +1,278 @@
+"""Benchmark of model-based density modification (issue 8) against truth.
+
+    python benchmarks/model_bench.py [--resolution 3.5] [--copies 8] [--out DIR]
+
+Case: half maps made from a real model (1AKE, as in benchmarks/run.py) at 3.5 A.  Rows:
+average, standard density modification (the pipeline's run), model-based with the perfect
+model, model-based with a flawed model (coordinates jittered 0.4 A rms, one segment
+displaced 3 A, one segment missing, a phantom segment placed in the solvent).  Figures:
+FSC(map, truth) = 0.5 inside the molecular envelope; mean density (in units of the map's rms
+inside the envelope) at the phantom atoms, at the displaced segment's wrong and true
+positions; correlation with the truth around the missing segment; times.
+
+The pipeline does not call the model stage yet, so this script runs it by hand: the standard
+run's stages (prepare, modify_half, finish), then for each half map: copies refined against
+its density-modified half map, the composite target, density-modification cycles with that
+target (likelihood.map_phasing(target=...) + per-half recombination, as modify_half does) and
+the pipeline's finish.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.metrics import truth_scores  # noqa: E402
+from benchmarks.run import make_case  # noqa: E402
+from resolvecryoem.core import mapio  # noqa: E402
+from resolvecryoem.core.fourier import Shells, irfft  # noqa: E402
+from resolvecryoem.core.histograms import DensityHistogram, flat_histogram  # noqa: E402
+from resolvecryoem.core.likelihood import map_phasing  # noqa: E402
+from resolvecryoem.core.model_map import model_envelope  # noqa: E402
+from resolvecryoem.core.models import stage  # noqa: E402
+from resolvecryoem.core.models import structure as mst  # noqa: E402
+from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
+from resolvecryoem.core.pipeline import finish, modify_half, prepare  # noqa: E402
+from resolvecryoem.core.recombination import half_weights  # noqa: E402
+from resolvecryoem.core.sharpening import lowpass, shell_rms  # noqa: E402
+
+
+def flawed_model(st, seed=0, jitter_A=0.4, displaced=(30, 41), shift=(2.0, 2.0, 1.0),
+                 missing=(120, 136), phantom=(160, 169), min_gap_A=6.0):
+    """(flawed Structure, dict of atom coordinates: displaced wrong/true, phantom, missing)."""
+    import gemmi
+    rng = np.random.default_rng(seed)
+    atoms = mst.atoms_of(st)
+    xyz = atoms.xyz + rng.normal(scale=jitter_A / np.sqrt(3), size=atoms.xyz.shape)
+    dsel = (atoms.residue >= displaced[0]) & (atoms.residue < displaced[1])
+    true_disp = atoms.xyz[dsel].copy()
+    xyz[dsel] += np.asarray(shift)
+    out = mst.with_coordinates(st, xyz)
+    # Phantom: a copy of a surface segment pushed out into the solvent until it is
+    # min_gap_A from every true atom.
+    psel = (atoms.residue >= phantom[0]) & (atoms.residue < phantom[1])
+    centre = atoms.xyz.mean(0)
+    direction = atoms.xyz[psel].mean(0) - centre
+    direction /= np.linalg.norm(direction)
+    from scipy.spatial import cKDTree
+    tree = cKDTree(atoms.xyz)
+    step = 0.0
+    while True:
+        step += 0.5
+        p = atoms.xyz[psel] + step * direction
+        if tree.query(p)[0].min() >= min_gap_A:
+            break
+    ph = gemmi.Chain("P")
+    k = 0
+    rlist = [r for ch in st[0] for r in ch]
+    for ri in range(phantom[0], phantom[1]):
+        r = rlist[ri].clone()
+        for a in r:
+            a.pos = gemmi.Position(*p[k])
+            k += 1
+        ph.add_residue(r)
+    out[0].add_chain(ph)
+    # Missing segment: delete those residues (they stay in the truth).
+    ch0 = out[0][0]
+    msel = (atoms.residue >= missing[0]) & (atoms.residue < missing[1])
+    missing_xyz = atoms.xyz[msel]
+    for ri in reversed(range(missing[0], missing[1])):
+        del ch0[ri]
+    out.setup_entities()
+    return out, dict(displaced_wrong=xyz[dsel], displaced_true=true_disp, phantom=p,
+                     missing=missing_xyz)
+
+
+def values_at(rho, xyz, voxel, start):
+    idx = ((xyz[:, ::-1] - start) / voxel).T
+    return ndimage.map_coordinates(rho, idx, order=1)
+
+
+def site_figures(rho, sites, envelope, truth, voxel, start):
+    """Density in rms-inside-envelope units at the sites, and CC with truth near the missing
+    segment."""
+    inside = envelope > 0.5
+    r = (rho - rho[inside].mean()) / rho[inside].std()
+    out = {k: float(values_at(r, v, voxel, start).mean()) for k, v in sites.items()
+           if k != "missing"}
+    near = model_envelope_points(sites["missing"], rho.shape, voxel, start)
+    out["missing_cc"] = float(np.corrcoef(rho[near], truth[near])[0, 1])
+    return out
+
+
+def model_envelope_points(xyz, shape, voxel, start, radius=2.5):
+    from resolvecryoem.core.models.ensemble import near_mask
+    return near_mask(xyz, shape, voxel, start, radius)
+
+
+def standard_run(case, work, params):
+    info = mapio.map_info(case["shape"], case["voxel"], case["start"])
+    p1, p2 = work / "h1.mrc", work / "h2.mrc"
+    mapio.write_map(p1, case["h1"], info)
+    mapio.write_map(p2, case["h2"], info)
+    t = time.perf_counter()
+    state = prepare(p1, p2, work / "standard", params, log=lambda *_: None)
+    modify_half(state, 1, log=lambda *_: None)
+    modify_half(state, 2, log=lambda *_: None)
+    # What the model stage needs from the standard run (the state is removed by finish).
+    meta = json.loads((state / "meta.json").read_text())
+    keep_arrays = {k: np.load(state / f"{k}.npy") for k in
+                   ("O1", "O2", "D1", "D2", "p_molecule", "hist_centres", "hist_solvent",
+                    "hist_molecule")}
+    finish(state, log=lambda *_: None)
+    seconds = time.perf_counter() - t
+    dm, _ = mapio.read_map(work / "standard" / "denmod_map.mrc")
+    return dm, meta, keep_arrays, seconds, (p1, p2)
+
+
+def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, seed=0,
+              tag="model", route="composite", log=print):
+    """Model-based stage by hand (see the module docstring); returns (map, figures).
+
+    route "composite" (the method): per half, the composite half map (stage.model_half_map)
+    takes the place of the map-phasing coefficients D_i in the pipeline's finish (four-map
+    recombination, final scaling).  route "likelihood": the target enters map_phasing as the
+    symmetry target does, params.cycles cycles of map phasing + per-half recombination from
+    the standard density-modified half map, then finish (measured for comparison).
+    """
+    t0 = time.perf_counter()
+    voxel = np.asarray(meta["voxel_size"])
+    shape = tuple(meta["boxed_shape"])
+    lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
+    start = np.asarray(meta["input_start_A"]) + lower * voxel
+    shells = Shells.for_box(shape, voxel)
+    O = {1: arrays["O1"], 2: arrays["O2"]}
+    D = {1: arrays["D1"], 2: arrays["D2"]}
+    resolution = meta["resolution"]["used"]
+    dm_res = meta["resolution"]["dm_resolution"]
+    keep = lowpass(shells, dm_res)
+    # The standard run's density-modified half maps (boxed, on the sharpened scale).
+    W = {i: half_weights(O[i], O[3 - i], D[i], shells) for i in (1, 2)}
+    C_std = {i: W[i].apply(O[i], D[i], shells) for i in (1, 2)}
+    avg = irfft(0.5 * (C_std[1] + C_std[2]), shape)
+    model = stage.load_model(model_path, avg, voxel, start, resolution)
+    for w in model.warnings:
+        log("warning: " + w)
+    figs = {"refinement": {}, "target": {}}
+    copies_all = []
+    state = prepare(paths[0], paths[1], work / tag, params, log=lambda *_: None)
+    t_refine = 0.0
+    for i in (1, 2):
+        tr = time.perf_counter()
+        half_map = irfft(C_std[i], shape)
+        copies = stage.refine_copies(model, half_map, voxel, start, resolution, i, n_copies,
+                                     seed, log=log)
+        t_refine += time.perf_counter() - tr
+        copies_all += copies
+        figs["refinement"][i] = [c.figures for c in copies]
+        if route == "composite":
+            Dm, target, _ = stage.model_half_map(model, copies, C_std[i], shape, O[1], O[2], i,
+                                                 W[i].cc_ref, voxel, start, resolution, keep)
+        else:
+            rho_i = irfft(C_std[i] * keep, shape)
+            target, _ = stage.composite_target(model, copies, rho_i, O[1], O[2], i, voxel,
+                                               start, resolution, keep)
+            Dm = _likelihood_cycles(C_std[i], O[i], O[3 - i], target, arrays, params, shells,
+                                    keep, shape)
+        figs["target"][i] = target.figures
+        np.save(state / f"D{i}.npy", Dm)
+        (state / f"half{i}.json").write_text(json.dumps(
+            {"r_values": [], "timings": {}, "log": []}))
+    stage.composite_model(model, copies_all, work / tag / "composite_model.cif")
+    finish(state, log=lambda *_: None)
+    seconds = time.perf_counter() - t0
+    dm, _ = mapio.read_map(work / tag / "denmod_map.mrc")
+    figs["seconds"] = seconds
+    figs["seconds_refinement"] = t_refine
+    return dm, figs
+
+
+def _likelihood_cycles(C, O_i, O_j, target, arrays, params, shells, keep, shape):
+    """Density-modification cycles with the model target in the likelihood (as modify_half
+    does them with the symmetry target); returns the last map-phasing coefficients."""
+    solvent = DensityHistogram(arrays["hist_centres"], arrays["hist_solvent"])
+    molecule = DensityHistogram(solvent.centres, arrays["hist_molecule"])
+    if not params.use_molecule_histogram:
+        molecule = flat_histogram(molecule)
+    rms_i = shell_rms(O_i, shells)
+    for _ in range(params.cycles):
+        rho = irfft(C * keep, shape)
+        Dm, _ = map_phasing(C, rho, arrays["p_molecule"], solvent, molecule, keep,
+                            target=(target.tau, target.var))
+        C = half_weights(O_i, O_j, Dm, shells).apply(O_i, Dm, shells)
+        C *= shells.expand(rms_i / np.maximum(shell_rms(C, shells), 1e-30))
+    return Dm
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--resolution", type=float, default=3.5)
+    ap.add_argument("--copies", type=int, default=8)
+    ap.add_argument("--model", default="1ake")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--route", choices=("composite", "likelihood"), default="composite",
+                    help="how the model target enters (see model_run)")
+    args = ap.parse_args(argv)
+    work = Path(args.out or (HERE / "cache" / "model_bench"))
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    case = make_case(args.model, args.resolution, seed=args.seed)
+    st = mst.read_structure(case["model"])
+    print(f"case {case['name']}: box {case['shape']}, voxel {case['voxel']} A, "
+          f"{mst.atoms_of(st).n} atoms")
+    params = DensityModificationParams(molecular_mass=case["mass"], nproc=1)
+    std, meta, arrays, t_std, paths = standard_run(case, work, params)
+    perfect = work / "perfect.cif"
+    mst.write_structure(st, perfect)
+    flawed, sites = flawed_model(st, seed=args.seed)
+    flawed_path = work / "flawed.cif"
+    mst.write_structure(flawed, flawed_path)
+    maps = {"average": 0.5 * (case["h1"] + case["h2"]), "standard DM": std}
+    seconds = {"standard DM": t_std}
+    extra = {}
+    for label, path, tag in (("model-based, perfect model", perfect, "perfect"),
+                             ("model-based, flawed model", flawed_path, "flawed")):
+        maps[label], extra[label] = model_run(case, work, params, path, meta, arrays, paths,
+                                              args.copies, args.seed, tag, args.route,
+                                              log=lambda *_: None)
+        seconds[label] = extra[label]["seconds"]
+    rows = []
+    for label, m in maps.items():
+        sc = truth_scores(m, case["truth"], case["voxel"], case["envelope"])
+        sf = site_figures(m, sites, case["envelope"], case["truth"], case["voxel"],
+                          case["start"])
+        rows.append(dict(method=label, fsc05_envelope=sc["envelope_0.5"],
+                         fsc05_whole=sc["whole_0.5"], cc_molecule=sc["cc_molecule"], **sf,
+                         seconds=seconds.get(label)))
+    head = ("method", "FSC0.5 env (A)", "FSC0.5 box (A)", "CC mol", "phantom", "displ. wrong",
+            "displ. true", "missing CC", "time (s)")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        t = "" if r["seconds"] is None else f"{r['seconds']:.0f}"
+        print(f"| {r['method']} | {r['fsc05_envelope']:.2f} | {r['fsc05_whole']:.2f} | "
+              f"{r['cc_molecule']:.3f} | {r['phantom']:.2f} | {r['displaced_wrong']:.2f} | "
+              f"{r['displaced_true']:.2f} | {r['missing_cc']:.3f} | {t} |")
+    for label, e in extra.items():
+        ref = [f for i in (1, 2) for f in e["refinement"][i]]
+        print(f"{label}: refinement {e['seconds_refinement']:.0f} s for {len(ref)} copies; "
+              f"mean map CC {np.mean([f['map_correlation'] for f in ref]):.3f}, mean rmsd "
+              f"from start {np.mean([f['rmsd_from_start_A'] for f in ref]):.2f} A; target "
+              f"{e['target']}")
+    (work / "results.json").write_text(json.dumps(
+        dict(rows=rows, extra=extra), indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
