@@ -1,17 +1,20 @@
 """Benchmark: quality against a known truth, speed and memory, side by side with baselines.
 
-    python benchmarks/run.py            # full (under 15 minutes on 2 cores)
-    python benchmarks/run.py --quick    # a few minutes
+    python benchmarks/run.py               # full (under 15 minutes on 2 cores)
+    python benchmarks/run.py --quick       # a few minutes
+    python benchmarks/run.py --speed-only  # only the speed/memory rows (256^3 and 400^3)
 
 Cases are half maps made from REAL atomic models (truth known) at 3, 3.5 and 4.5 A: noise
 added to the blurred model density ("stationary"), half maps reconstructed from simulated
 particle images ("reconstruction-like": CTF, alignment errors, Fourier insertion with a Wiener
 term; one with a flexible periphery), and coloured noise twice as strong in the solvent; plus a
 real-density case (EMD-5168 with independent noise per half, scored by map-model FSC around
-its model), plus a 256^3 speed/memory case. Every method runs on the same maps in the same
-run; times are also given in units of one rfftn+irfftn pair of the same box timed in the same
-run, because machines are noisy. Writes benchmarks/results/results.md, results.json and PNG
-plots of the FSC curves.
+its model), plus 256^3 and 400^3 speed/memory cases. Every method runs on the same maps in
+the same run; times are also given in units of one rfftn+irfftn pair of the same box timed in
+the same run, because machines are noisy, and peak memory in bytes per input voxel.  Writes
+benchmarks/results/results.md, results.json and PNG plots of the FSC curves (--speed-only:
+speed.md and speed.json).  Shared data: ../shared/data beside the repository, or
+$RESOLVECRYOEM_SHARED_DATA.
 """
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ from resolvecryoem.core.simulate import (bundled_model, gemmi_one_letter,  # noq
 from resolvecryoem.core.simulate_reconstruction import reconstruct_half_maps  # noqa: E402
 
 # ../shared/data next to the checkout (or $RESOLVECRYOEM_SHARED_DATA, e.g. for a worktree).
-SHARED = Path(os.environ.get("RESOLVECRYOEM_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
+SHARED = Path(os.environ.get("RESOLVECRYOEM_SHARED_DATA",
+                             HERE.parent.parent / "shared" / "data"))
 CACHE = HERE / "cache"
 RESULTS = HERE / "results"
 
@@ -98,13 +102,16 @@ def model_path(name) -> Path | None:
     return cached if cached.exists() else None
 
 
-def fft_pair_seconds(shape, threads, repeats=3) -> float:
+def fft_pair_seconds(shape, threads, repeats=3, cpu=False):
+    """Wall seconds of one rfftn+irfftn pair of a map of ``shape``; with ``cpu``, (wall, CPU
+    seconds of all threads) - on a shared machine CPU time is the steadier unit."""
     a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     irfft(rfft(a, threads), shape, threads)  # warm-up (plans, pages)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         irfft(rfft(a, threads), shape, threads)
-    return (time.perf_counter() - t) / repeats
+    wall, cpu_s = (time.perf_counter() - t) / repeats, (time.process_time() - c) / repeats
+    return (wall, cpu_s) if cpu else wall
 
 
 def make_case(name, resolution, box=None, seed=0, sampling=3.0, kind="stationary", **sim):
@@ -262,10 +269,13 @@ def criteria(scores) -> dict:
     return out
 
 
-def measure_command(cmd) -> tuple:
+def measure_command(cmd, cpu=False) -> tuple:
     """(wall seconds, peak resident memory of the whole process tree in bytes) of a command,
-    sampled every 50 ms with psutil."""
+    sampled every 50 ms with psutil; with ``cpu`` also the CPU seconds (user + system) of the
+    command and its children."""
     import psutil
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL)
     peak = 0
@@ -279,6 +289,10 @@ def measure_command(cmd) -> tuple:
     seconds = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark command failed: {' '.join(cmd)}")
+    if cpu:
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return seconds, peak, cpu_s
     return seconds, peak
 
 
@@ -292,7 +306,7 @@ def speed_case(n, threads, workdir):
     mapio.write_map(p1, case["h1"], info)
     mapio.write_map(p2, case["h2"], info)
     del case
-    unit = fft_pair_seconds((n, n, n), threads)
+    unit, unit_cpu = fft_pair_seconds((n, n, n), threads, cpu=True)
     out = {}
     for label, extra in (("boxed (default)", []),
                          ("whole box (--no-box-before-analysis)",
@@ -300,9 +314,14 @@ def speed_case(n, threads, workdir):
         cmd = [sys.executable, "-m", "resolvecryoem.cli", str(p1), str(p2),
                "--molecular-mass", "64000", "--nproc", str(threads), "--quiet",
                "--output-dir", str(workdir / f"speed{n}_{len(extra)}")] + extra
-        seconds, peak = measure_command(cmd)
-        out[label] = dict(seconds=seconds, units=seconds / unit, peak_GB=peak / 1e9)
-    return dict(n=n, unit=unit, runs=out)
+        seconds, peak, cpu_s = measure_command(cmd, cpu=True)
+        out[label] = dict(seconds=seconds, units=seconds / unit, peak_GB=peak / 1e9,
+                          bytes_per_voxel=peak / n ** 3, cpu_seconds=cpu_s,
+                          cpu_units=cpu_s / unit_cpu)
+    # The baseline again after the runs: the machine may have got busier or quieter.
+    unit_after, unit_cpu_after = fft_pair_seconds((n, n, n), threads, cpu=True)
+    return dict(n=n, unit=unit, unit_after=unit_after, unit_cpu=unit_cpu,
+                unit_cpu_after=unit_cpu_after, runs=out)
 
 
 def real_density_case(threads, workdir, seed=11):
@@ -368,6 +387,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="two small cases, 192^3 speed case")
+    p.add_argument("--speed-only", action="store_true",
+                   help="only the speed/memory cases (256^3 and 400^3): speed.md, speed.json")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--cctbx-python", help="interpreter with cctbx-base for the cctbx peer "
                    "(default: $RESOLVECRYOEM_CCTBX_PYTHON, or this one if it has cctbx)")
@@ -379,17 +400,19 @@ def main(argv=None):
     recon = dict(kind="reconstruction")
     if args.quick:
         plan = [("5me2", 3.5, {}), ("1ake", 4.5, {}), ("adk_1ake", 3.5, recon)]
-        speed_n = 192
+        speed_sizes = [192]
     else:
         plan = [("5me2", 3.0, {}), ("5me2", 3.5, {}), ("5me2", 4.5, {}), ("1ake", 3.5, {}),
                 ("1ake", 4.5, {}), ("3j6b_9", 4.5, {}),
                 ("5me2", 3.5, recon), ("adk_1ake", 3.5, recon), ("adk_1ake", 4.5, recon),
                 ("adk_1ake", 3.5, dict(recon, flexible_deg=5.0)),
                 ("5me2", 3.5, dict(kind="solvent2x"))]
-        speed_n = 256
+        speed_sizes = [256, 400]
+    if args.speed_only:
+        plan = []
     t0 = time.perf_counter()
-    report = {"quick": args.quick, "threads": args.threads, "cases": [], "speed": None,
-              "cctbx": bool(cctbx)}
+    report = {"quick": args.quick, "speed_only": args.speed_only, "threads": args.threads,
+              "cases": [], "speed": None, "cctbx": bool(cctbx)}
     work = Path(tempfile.mkdtemp(prefix="resolvecryoem-bench-"))
     try:
         for name, res, extra in plan:
@@ -409,21 +432,26 @@ def main(argv=None):
             plot_case(case["name"], q["scores"], RESULTS / f"fsc_{tag}.png")
             report["cases"].append(q)
             print(case_table(q), flush=True)
-        if not args.quick:
+        if not args.quick and not args.speed_only:
             wd = work / "actin"
             wd.mkdir()
             rd = real_density_case(args.threads, wd)
             if rd:
                 report["real_density"] = rd
                 print(real_table(rd), flush=True)
-        print(f"speed case {speed_n}^3 ...", flush=True)
-        report["speed"] = speed_case(speed_n, args.threads, work)
+        report["speed"] = []
+        for n in speed_sizes:
+            print(f"speed case {n}^3 ...", flush=True)
+            sp = speed_case(n, args.threads, work)
+            if sp:
+                report["speed"].append(sp)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["total_seconds"] = time.perf_counter() - t0
     md = markdown(report)
-    (RESULTS / "results.md").write_text(md)
-    (RESULTS / "results.json").write_text(json.dumps(report, indent=1, default=_jsonable))
+    name = "speed" if args.speed_only else "results"
+    (RESULTS / f"{name}.md").write_text(md)
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1, default=_jsonable))
     print(md)
 
 
@@ -454,7 +482,8 @@ def real_table(rd) -> str:
 
 
 def markdown(report) -> str:
-    cmd = "python benchmarks/run.py" + (" --quick" if report["quick"] else "")
+    cmd = "python benchmarks/run.py" + (" --quick" if report["quick"] else "") + (
+        " --speed-only" if report.get("speed_only") else "")
     out = [f"# Benchmark (`{cmd}`, {report['threads']} threads, "
            f"{report['total_seconds'] / 60:.1f} min)", "",
            "FSC against the true model density (lower resolution figures are better). "
@@ -464,13 +493,21 @@ def markdown(report) -> str:
     out += [case_table(q) for q in report["cases"]]
     if report.get("real_density"):
         out.append(real_table(report["real_density"]))
-    sp = report.get("speed")
-    if sp:
+    speed = report.get("speed") or []
+    for sp in [speed] if isinstance(speed, dict) else speed:
         out += [f"### Speed and memory, {sp['n']}^3 half maps (one rfftn+irfftn pair: "
-                f"{sp['unit']:.3f} s)", "", "| run | wall time (s) | FFT-pair units | "
-                "peak memory, process tree (GB) |", "|---|---|---|---|"]
+                f"{sp['unit']:.3f} s wall before the runs, {sp.get('unit_after', sp['unit']):.3f}"
+                f" s after; CPU {sp.get('unit_cpu', float('nan')):.3f} s / "
+                f"{sp.get('unit_cpu_after', float('nan')):.3f} s)", "",
+                "| run | wall time (s) | FFT-pair units (wall) | CPU time (s) | FFT-pair units "
+                "(CPU) | peak memory, process tree (GB) | bytes per input voxel |",
+                "|---|---|---|---|---|---|---|"]
         for k, r in sp["runs"].items():
-            out.append(f"| {k} | {r['seconds']:.1f} | {r['units']:.0f} | {r['peak_GB']:.2f} |")
+            bpv = r.get("bytes_per_voxel", r["peak_GB"] * 1e9 / sp["n"] ** 3)
+            out.append(f"| {k} | {r['seconds']:.1f} | {r['units']:.0f} | "
+                       f"{r.get('cpu_seconds', float('nan')):.1f} | "
+                       f"{r.get('cpu_units', float('nan')):.0f} | {r['peak_GB']:.2f} | "
+                       f"{bpv:.0f} |")
         out.append("")
     return "\n".join(out) + "\n"
 

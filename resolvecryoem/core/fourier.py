@@ -18,9 +18,11 @@ def rfft(rho: np.ndarray, threads: int = 1) -> np.ndarray:
     return scipy.fft.rfftn(np.asarray(rho, dtype=np.float32), workers=threads)
 
 
-def irfft(F: np.ndarray, shape, threads: int = 1) -> np.ndarray:
-    """Real map (float32) of a half spectrum; ``shape`` is the map's shape."""
-    return scipy.fft.irfftn(F, s=tuple(shape), workers=threads).astype(np.float32, copy=False)
+def irfft(F: np.ndarray, shape, threads: int = 1, overwrite: bool = False) -> np.ndarray:
+    """Real map (float32) of a half spectrum; ``shape`` is the map's shape.  ``overwrite``:
+    F is a temporary the transform may work in (saves a spectrum-sized copy)."""
+    return scipy.fft.irfftn(F, s=tuple(shape), workers=threads, overwrite_x=overwrite).astype(
+        np.float32, copy=False)
 
 
 def frequencies(shape, voxel_size):
@@ -138,15 +140,26 @@ class Shells:
         origin shell (the map's mean, one coefficient) is kept out of the interpolation: its
         statistics are of a single number and must not leak into the lowest shells.
         """
-        per_shell = np.asarray(per_shell, dtype=np.float64)
+        out = np.empty(self.s_grid.shape, np.float32)
+        for sl, v in self.expand_slabs(per_shell):
+            out[sl] = v
+        return out
+
+    def expand_slabs(self, *per_shell):
+        """(slab, expanded values...) for each of :meth:`slabs`: :meth:`expand` of each
+        per-shell quantity, a slab at a time (float32), for products computed slab by slab."""
+        tables = [np.asarray(p, dtype=np.float64) for p in per_shell]
         width = self.s[1] - self.s[0]
         centres = np.arange(self.n)
-        out = np.empty(self.s_grid.shape, np.float32)
         for sl in self.slabs():
             x = np.clip(self.s_grid[sl] / width - 0.5, 1.0, None)
-            out[sl] = np.interp(x, centres, per_shell)
-        out[0, 0, 0] = per_shell[0]
-        return out
+            vals = []
+            for t in tables:
+                v = np.interp(x, centres, t).astype(np.float32)
+                if sl.start == 0:
+                    v[0, 0, 0] = t[0]  # the origin shell stands alone
+                vals.append(v)
+            yield (sl, *vals)
 
     def significance(self) -> np.ndarray:
         """2 / sqrt(number of coefficients): an FSC below this is indistinguishable from 0."""

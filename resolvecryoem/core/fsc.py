@@ -18,9 +18,13 @@ def power(F: np.ndarray, shells: Shells) -> np.ndarray:
 
 def fsc(F1: np.ndarray, F2: np.ndarray, shells: Shells) -> np.ndarray:
     """Fourier shell correlation of two half spectra."""
-    c = cov(F1, F2, shells)
-    d = np.sqrt(power(F1, shells) * power(F2, shells))
-    return np.where(d > 0, c / np.where(d > 0, d, 1.0), 0.0)
+    return fsc_from_moments(cov(F1, F2, shells), power(F1, shells), power(F2, shells))
+
+
+def fsc_from_moments(cov12: np.ndarray, power1: np.ndarray, power2: np.ndarray) -> np.ndarray:
+    """FSC from per-shell covariance and powers (0 where a power is 0)."""
+    d = np.sqrt(power1 * power2)
+    return np.where(d > 0, cov12 / np.where(d > 0, d, 1.0), 0.0)
 
 
 def resolution_at(curve: np.ndarray, shells: Shells, threshold: float,

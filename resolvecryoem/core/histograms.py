@@ -102,20 +102,29 @@ def density_histograms(rho: np.ndarray, p_molecule: np.ndarray, added_noise_sd: 
     edges = np.linspace(lo - pad, hi + pad, n_bins + 1)
     centres = 0.5 * (edges[1:] + edges[:-1])
     step = edges[1] - edges[0]
-    # Bin index by arithmetic + bincount: np.histogram sorts when given weights.
-    i = np.clip(((rho.ravel() - edges[0]) / step).astype(np.intp), 0, n_bins - 1)
-    pm = p_molecule.ravel()
+    # Bin index by arithmetic + bincount (np.histogram sorts when given weights), a piece at
+    # a time: indices and weights are 64-bit in bincount.
+    r, pm = rho.reshape(-1), p_molecule.reshape(-1)
+    counts = {"solvent": np.zeros(n_bins), "molecule": np.zeros(n_bins)}
+    size = {"solvent": 0.0, "molecule": 0.0}  # voxels (summed weights) in each region
+    for lo in range(0, r.size, 1 << 20):
+        sl = slice(lo, lo + (1 << 20))
+        i = np.clip(((r[sl] - edges[0]) / step).astype(np.intp), 0, n_bins - 1)
+        ws = 1.0 - pm[sl]
+        size["solvent"] += float(np.sum(ws, dtype=np.float64))
+        size["molecule"] += float(np.sum(pm[sl], dtype=np.float64))
+        # The solvent histogram from confidently solvent voxels only.
+        counts["solvent"] += np.bincount(i, weights=ws ** _SOLVENT_CONFIDENCE_POWER,
+                                         minlength=n_bins)
+        counts["molecule"] += np.bincount(i, weights=pm[sl], minlength=n_bins)
     out = []
-    for w, region in ((1.0 - pm, "solvent"), (pm, "molecule")):
-        size = float(np.sum(w, dtype=np.float64))
-        if not size >= MIN_REGION_VOXELS:
+    for region in ("solvent", "molecule"):
+        h = counts[region]
+        if not size[region] >= MIN_REGION_VOXELS:
             raise InputError(f"the {region} region of the analysed box is (nearly) empty "
-                             f"({size:.0f} voxels): no {region} density histogram can be "
+                             f"({size[region]:.0f} voxels): no {region} density histogram can be "
                              f"estimated. With a mask file, use one that leaves solvent "
                              f"inside the boxed region (or turn box_before_analysis off)")
-        if region == "solvent":  # confidently solvent voxels only
-            w = w ** _SOLVENT_CONFIDENCE_POWER
-        h = np.bincount(i, weights=w, minlength=n_bins)
         sd_bins = np.sqrt(smoothing_bins ** 2 + (added_noise_sd / step) ** 2)
         h = gaussian_filter1d(h.astype(np.float64), sd_bins, mode="constant")
         h = np.maximum(h, _TAIL * h.max())

@@ -143,8 +143,12 @@ def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
             target = (mu + (tau - mu) * inv, np.float32(var) * inv * inv)
     terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False)
     step = rfft(terms.g1 if noise_scale is None else terms.g1 * noise_scale, threads)
+    terms.g1 = None  # transformed; not kept alive beside the spectra
+    # In place: F_ML = (F + step) keep without two more spectrum-sized temporaries.
     step *= np.float32(-1.0 / terms.curvature)
-    return ((F + step) * keep).astype(np.complex64, copy=False), terms
+    step += F
+    step *= keep
+    return step.astype(np.complex64, copy=False), terms
 
 
 def r_value(F_obs: np.ndarray, F_ml: np.ndarray, select: np.ndarray) -> float:

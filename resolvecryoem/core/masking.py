@@ -12,22 +12,29 @@ def sphere_kernel_spectrum(shells: Shells, radius_A: float) -> np.ndarray:
     Analytic transform of a ball: 3 (sin x - x cos x) / x^3 with x = 2 pi s R, so no kernel
     map and no extra FFT are needed.
     """
-    x = (2.0 * np.pi * radius_A) * shells.s_grid.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        k = np.where(x > 1e-6, 3.0 * (np.sin(x) - x * np.cos(x)) / x ** 3, 1.0)
-    return k.astype(np.float32)
+    out = np.empty(shells.s_grid.shape, np.float32)
+    for sl in shells.slabs():  # float64 for the cancellation near x = 0, a slab at a time
+        x = (2.0 * np.pi * radius_A) * shells.s_grid[sl].astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[sl] = np.where(x > 1e-6, 3.0 * (np.sin(x) - x * np.cos(x)) / x ** 3, 1.0)
+    return out
 
 
 def smooth(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1) -> np.ndarray:
     """Average of a map over a sphere of ``radius_A`` around each voxel (periodic, by FFT)."""
-    return irfft(rfft(rho, threads) * sphere_kernel_spectrum(shells, radius_A), rho.shape,
-                 threads)
+    F = rfft(rho, threads)
+    F *= sphere_kernel_spectrum(shells, radius_A)
+    return irfft(F, rho.shape, threads, overwrite=True)
 
 
 def local_rms(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1) -> np.ndarray:
     """sqrt of the sphere-averaged (rho - mean)^2: high in the molecule, low in flat solvent."""
-    d = rho - rho.mean(dtype=np.float64)
-    return np.sqrt(np.maximum(smooth(d * d, shells, radius_A, threads), 0.0))
+    d = rho - np.float32(rho.mean(dtype=np.float64))
+    d *= d
+    out = smooth(d, shells, radius_A, threads)
+    del d
+    np.maximum(out, 0.0, out=out)
+    return np.sqrt(out, out=out)
 
 
 def signal_estimate(F_average: np.ndarray, half_map_fsc: np.ndarray, shells: Shells,
@@ -82,11 +89,16 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
     1 - solvent_fraction exactly (the molecular volume is known, the boundary is not).
     """
     f = float(np.clip(solvent_fraction, 0.01, 0.99))
-    ln = np.log(np.maximum(lrms, np.float32(1e-30)))
+    ln = np.maximum(lrms, np.float32(1e-30))
+    np.log(ln, out=ln)
     t = np.quantile(ln, f)
-    q1, q3 = np.quantile(ln[ln <= t], [0.25, 0.75]) if (ln <= t).any() else (t - 1, t)
+    below = ln[ln <= t]
+    q1, q3 = np.quantile(below, [0.25, 0.75]) if below.size else (t - 1, t)
+    del below
     width = max(softness * (q3 - q1) / 1.35, 1e-6)
-    z = (ln - t) / width
+    z = ln
+    z -= t
+    z /= width
     # Shift the logistic so that the mean matches the molecular fraction (bisection on a
     # regular subsample of z: the mean of ~2e5 voxels is accurate to ~1e-3).
     zs = z.ravel()[:: max(1, z.size // 200_000)]
@@ -98,7 +110,14 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
             lo = mid
         else:
             hi = mid
-    return _logistic(z + 0.5 * (lo + hi)).astype(np.float32)
+    z += 0.5 * (lo + hi)
+    # _logistic in place (z is ours): no four more box-sized temporaries
+    np.clip(z, -60, 60, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    np.divide(1.0, z, out=z)
+    return z.astype(np.float32, copy=False)
 
 
 def final_solvent_mask(p_molecule: np.ndarray, shells: Shells, resolution_A: float,

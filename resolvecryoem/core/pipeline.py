@@ -33,7 +33,7 @@ from .histograms import DensityHistogram, density_histograms, flat_histogram
 from .likelihood import map_phasing, r_value
 from .masking import (final_solvent_mask, flatten_solvent, local_rms, mask_from_file,
                       noise_scale, normalise_noise, probabilistic_mask, signal_estimate)
-from .params import DensityModificationParams
+from .params import DM_RATIO_RANGE, DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
 from .runlog import RunLog
@@ -127,22 +127,26 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rl(f"resolvecryoem density modification; half maps {path1} and {path2}")
     maps = _read_inputs(path1, path2, full_map, mask, params.voxel_size, rl)
     volume = _molecular_volume_step(params, seq_file, maps.info, rl)
-    d_input = _input_box_resolution(maps, params.threads, rl)
+    d_input, F1, F2 = _input_box_resolution(maps, params.threads, rl)
     box, b1, b2, f_boxed = _boxing_step(maps, volume, params, d_input, rl)
-    shells = Shells.for_box(b1.shape, maps.info.voxel_size)
-    F1, F2 = rfft(b1, params.threads), rfft(b2, params.threads)
+    if box is None:  # the analysed box is the input box: its transforms are the ones above
+        shells = Shells.for_box(b1.shape, maps.info.voxel_size)
+    else:
+        del F1, F2
+        shells = Shells.for_box(b1.shape, maps.info.voxel_size)
+        F1, F2 = rfft(b1, params.threads), rfft(b2, params.threads)
     res = _resolution_step(F1, F2, shells, params, path1, rl)
     O1, O2, O_full, scale = _sharpening_step(F1, F2, shells, res, params, maps.full, box, rl)
     del F1, F2
     keep = lowpass(shells, res["dm_resolution"])
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
-    independence = _independence_step(O1, O2, b1, b2, p_molecule, shells, res["used"],
-                                      params.threads, rl)
     solvent_h, molecule_h, s_noise = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule,
                                                      res["used"], params.threads, rl)
+    del rho_full, keep
+    half_fsc = res.pop("half_fsc")
     with rl.step("saving state"):
-        arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=res.pop("half_fsc"),
+        arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=half_fsc,
                       sharpen_scale=scale, noise_scale=s_noise, hist_centres=solvent_h.centres,
                       hist_solvent=solvent_h.density, hist_molecule=molecule_h.density)
         if O_full is not None:
@@ -151,6 +155,10 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
             arrays["box_edge_weight"] = box.edge_weight
         for k, v in arrays.items():
             np.save(state / f"{k}.npy", v)
+        del arrays, O1, O2, O_full
+    # After the spectra are saved and let go: its two transforms then fit beside the rest.
+    independence = _independence_step(half_fsc, b1, b2, p_molecule, shells, res["used"],
+                                      params.threads, rl)
     inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
               "full_map": full_map, "mask": mask}
     info, box_volume = maps.info, maps.info.box_volume_A3
@@ -230,13 +238,15 @@ def _molecular_volume_step(params, seq_file, info, rl) -> float:
     return volume
 
 
-def _input_box_resolution(maps: _Inputs, threads, rl) -> float:
+def _input_box_resolution(maps: _Inputs, threads, rl) -> tuple:
+    """(resolution in A of the half-map FSC over the input box, the two transforms): the
+    transforms are passed on, for use when the maps are not boxed."""
     with rl.step("half-map FSC of the input box"):
         shells = Shells.for_box(maps.h1.shape, maps.info.voxel_size)
-        d = resolution_at(fsc(rfft(maps.h1, threads), rfft(maps.h2, threads), shells),
-                          shells, 0.143)
+        F1, F2 = rfft(maps.h1, threads), rfft(maps.h2, threads)
+        d = resolution_at(fsc(F1, F2, shells), shells, 0.143)
         rl(f"half-map FSC = 0.143 at {d:.2f} A over the whole input box")
-    return d
+    return d, F1, F2
 
 
 def _boxing_step(maps: _Inputs, volume, params, d_input, rl) -> tuple:
@@ -292,6 +302,16 @@ def _resolution_step(F1, F2, shells: Shells, params, path1, rl) -> dict:
         if dm_resolution < nyquist - 1e-6:
             raise InputError(f"dm_resolution {dm_resolution} A is finer than Nyquist "
                              f"({nyquist:.2f} A) of {path1}")
+        if params.dm_resolution is not None and params.resolution is None:
+            # Given both, the parameters refuse a ratio outside this range; with the
+            # resolution from the FSC the user could not know it: said, not refused.
+            lo, hi = DM_RATIO_RANGE
+            ratio = dm_resolution / resolution
+            if not lo <= ratio <= hi:
+                rl.warn(f"dm_resolution {dm_resolution:g} A is {ratio:.2f} x the resolution "
+                        f"from the half-map FSC ({resolution:.2f} A), outside the usual "
+                        f"{lo:g}-{hi:g}: density modification is limited to "
+                        f"{dm_resolution:g} A as asked")
         b_iso = params.b_iso if params.b_iso is not None else params.target_b_ratio * resolution
         rl(f"density modification to {dm_resolution:.2f} A; overall B before density "
            f"modification {b_iso:.1f} A^2")
@@ -340,7 +360,11 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
     """(full map to dm_resolution, P(molecule)) (ALGORITHM.md section 4)."""
     with rl.step("solvent mask"):
         resolution = res["used"]
-        rho_full = irfft(0.5 * (O1 + O2) * keep, shells.shape, threads)
+        avg = O1 + O2
+        avg *= keep
+        avg *= np.float32(0.5)
+        rho_full = irfft(avg, shells.shape, threads, overwrite=True)
+        del avg
         if mask_map is not None:
             mb = boxing.cut(mask_map, box) if box is not None else mask_map
             p_molecule = mask_from_file(mb, shells, resolution, threads)
@@ -360,9 +384,9 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
 SHARED_NOISE_WARN, SHARED_NOISE_REFUSE = 0.05, 0.9
 
 
-def _independence_step(F1, F2, b1, b2, p_molecule, shells, resolution, threads, rl):
+def _independence_step(half_fsc, b1, b2, p_molecule, shells, resolution, threads, rl):
     with rl.step("independence of the half maps"):
-        e = shared_noise(F1, F2, b1, b2, p_molecule, shells, resolution, threads)
+        e = shared_noise(half_fsc, b1, b2, p_molecule, shells, resolution, threads)
         shared, sigma = e["shared"], e["sigma"]
         rl(f"half-map FSC over the outer third of the shells: {e['solvent']:.3f} in the "
            f"solvent far from the molecule, {e['whole']:.3f} over the whole box "
@@ -383,11 +407,12 @@ def _independence_step(F1, F2, b1, b2, p_molecule, shells, resolution, threads, 
     return dict(e, independent=independent, explanation=what)
 
 
-def shared_noise(F1, F2, b1, b2, p_molecule, shells: Shells, resolution_A: float,
+def shared_noise(half_fsc, b1, b2, p_molecule, shells: Shells, resolution_A: float,
                  threads: int = 1) -> dict:
     """Evidence of noise shared by the half maps, over the outer third of the shells: their
-    FSC in the solvent far from the molecule ("solvent") and over the whole box ("whole"),
-    and ``shared`` = the smaller of the two (sigma: 1/sqrt(N/2) of those shells).
+    FSC in the solvent far from the molecule ("solvent") and over the whole box ("whole",
+    from ``half_fsc``), and ``shared`` = the smaller of the two (sigma: 1/sqrt(N/2) of those
+    shells).
 
     Shared noise raises both.  Either alone misleads: a map whose signal reaches Nyquist has
     a high whole-box FSC there; where the solvent is quiet (reconstructions) a tiny common
@@ -398,11 +423,14 @@ def shared_noise(F1, F2, b1, b2, p_molecule, shells: Shells, resolution_A: float
     n = shells.count[outer]
     mean_outer = lambda c: float(np.sum(c[outer] * n) / n.sum())  # noqa: E731
     sigma = float(1.0 / np.sqrt(n.sum() / 2.0))
-    whole = mean_outer(fsc(F1, F2, shells))
+    whole = mean_outer(np.asarray(half_fsc))
     w = (1.0 - final_solvent_mask(p_molecule, shells, resolution_A, threads)).astype(np.float32)
     if float(w.sum()) < 0.01 * w.size:  # no solvent far from the molecule
         return {"solvent": float("nan"), "whole": whole, "shared": whole, "sigma": sigma}
-    solvent = mean_outer(fsc(rfft(b1 * w, threads), rfft(b2 * w, threads), shells))
+    F1 = rfft(b1 * w, threads)
+    F2 = rfft(b2 * w, threads)
+    del w
+    solvent = mean_outer(fsc(F1, F2, shells))
     return {"solvent": solvent, "whole": whole, "shared": min(solvent, whole), "sigma": sigma}
 
 
@@ -517,17 +545,18 @@ def modify_half(state_dir, which: int, log=print) -> dict:
         start_boxed = np.asarray(meta["input_start_A"]) + lower * np.asarray(meta["voxel_size"])
         rl(f"symmetry: {len(ops)} operators averaged in the molecule region")
     r_values = []
+    o_moments = {}  # moments of O_i and O_j alone, the same in every cycle
     for cycle in range(1, params.cycles + 1):
         with rl.step(f"half map {which}: density modification cycle {cycle}/{params.cycles}"):
-            rho = irfft(C * keep, shape, threads)
+            rho = irfft(C * keep, shape, threads, overwrite=True)
             target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
                                               start_boxed) if ops else None
-            D, terms = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
-                                   target=target, noise_scale=s_noise)
+            D = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
+                            target=target, noise_scale=s_noise)[0]
             del target, rho
             r = r_value(O_i, D, r_select)
             r_values.append(r)
-            w = half_weights(O_i, O_j, D, shells)
+            w = half_weights(O_i, O_j, D, shells, o_moments)
             # The next cycle starts from the recombined map brought back to the original's
             # shell amplitudes: the recombination weights act like an FSC weighting, which
             # the benchmark showed harms density modification's input.
@@ -774,8 +803,18 @@ def finish(state_dir, log=print) -> dict:
         st = dataclasses.replace(st, D1=st.load("Dm1"), D2=st.load("Dm2"))
     rec = _recombination_step(st, rl)
     halves, notes = _delivered_half_spectra(st, rec, rl)
+    if st.O_full is None:  # the map-phasing spectra are in the delivered halves now
+        st.D1 = st.D2 = None
     maps, fs, local_res = _final_maps(st, rec, halves, rl)
+    # From here on only per-shell figures and the maps: let the spectra go (16-28 bytes per
+    # voxel of the analysed box) before the input maps are read again and assessed.
+    del halves
+    rec.release()
+    st.release_spectra()
     tmp, written = _write_maps_step(st, rec, maps, fs, local_res, rl)
+    del maps, local_res
+    for name in ("denmod_map", "initial_map"):  # the assessment needs the halves only
+        written.pop(name, None)
     assessment = _assessment_step(st, written, notes, rl)
     results = _results(st, rec, assessment, tmp, rl)
     if st.meta.get("model"):
@@ -889,6 +928,10 @@ class _FinishState:
                    load("O1"), load("O2"), load("D1"), load("D2"),
                    load("O_full") if (state / "O_full.npy").exists() else None)
 
+    def release_spectra(self) -> None:
+        """Forget O1, O2, D1, D2 and the full map's spectrum (finish is done with them)."""
+        self.O1 = self.O2 = self.D1 = self.D2 = self.O_full = None
+
     def load(self, name) -> np.ndarray:
         """One more array of the state directory."""
         return np.load(self.dir / f"{name}.npy")
@@ -905,6 +948,8 @@ class _FinishState:
 def _recombination_step(st: _FinishState, rl):
     with rl.step("error model and recombination"):
         rec = recombine(st.O1, st.O2, st.D1, st.D2, st.shells, full_map=st.O_full)
+        if st.O_full is None:
+            rec.release()  # only its weights are used below
         rl("recombined the four maps (ALGORITHM.md section 6); the delivered half maps use "
            "the joint weights, so that the delivered map is exactly their average")
     return rec
@@ -959,27 +1004,44 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
         if p.blur_by_resolution:
             fs = fs * b_factor_scale(shells, 2.0 * st.resolution)
         scale = shells.expand(fs)
-        spectra = {"denmod_half_map_1": H[0] * scale, "denmod_half_map_2": H[1] * scale,
-                   "denmod_map": F * scale}
+        # Without a full map the delivered map is the halves' average (below): its own
+        # spectrum is not transformed.
+        spectra = {"denmod_half_map_1": H[0], "denmod_half_map_2": H[1]}
+        if st.O_full is not None:
+            spectra["denmod_map"] = F
+        del F
+        H.clear()  # the caller's list too: ``spectra`` is the only holder now
     local_res = None
     if p.local_sharpening:
         with rl.step("local sharpening"):
-            sharpened, local_res = local_weighting(list(spectra.values()), st.O1, st.O2,
-                                                   shells, st.resolution, threads)
+            sharpened, local_res = local_weighting([v * scale for v in spectra.values()],
+                                                   st.O1, st.O2, shells, st.resolution,
+                                                   threads)
             maps = dict(zip(spectra, sharpened))
             rl("local sharpening: each resolution band weighted by the local half-map "
                f"correlation, the same weights for both halves (median local resolution "
                f"{np.median(local_res):.2f} A)")
     else:
-        maps = {k: irfft(v, st.shape, threads) for k, v in spectra.items()}
+        # One at a time, in place: the delivered spectra are not needed after this.
+        maps = {}
+        for k in list(spectra):
+            v = spectra.pop(k)
+            v *= scale
+            maps[k] = irfft(v, st.shape, threads, overwrite=True)
+            del v
+    del spectra, scale
     if st.O_full is None:
         # Exactly the average of the delivered halves (the FFTs agree to rounding).
-        maps["denmod_map"] = 0.5 * (maps["denmod_half_map_1"] + maps["denmod_half_map_2"])
+        avg = maps["denmod_half_map_1"] + maps["denmod_half_map_2"]
+        avg *= np.float32(0.5)
+        maps["denmod_map"] = avg
     # The map before density modification, sharpened as a user would look at it:
     # FSC_ref-weighted half-map average.
     cc_before = fsc_ref(st.load("half_fsc"))
-    maps["initial_map"] = irfft(0.5 * (st.O1 + st.O2) * (shells.expand(cc_before) * unwhiten),
-                                st.shape, threads)
+    avg = st.O1 + st.O2
+    avg *= np.float32(0.5)
+    avg *= shells.expand(cc_before) * unwhiten
+    maps["initial_map"] = irfft(avg, st.shape, threads, overwrite=True)
     return maps, fs, local_res
 
 
@@ -1079,7 +1141,7 @@ def _assessment_step(st: _FinishState, written, notes, rl) -> dict:
     with rl.step("assessing the delivered maps"):
         v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
                              written["denmod_half_map_1"], written["denmod_half_map_2"],
-                             st.meta["voxel_size"], st.meta, st.params.threads)
+                             st.meta["voxel_size"], st.meta, st.params.threads, st.shells)
         w, i = v.whole, v.inside
         d_before = st.meta["resolution"]["half_map_fsc"]
         rl(f"resolution before {d_before:.2f} A (half-map FSC 0.143); delivered map "

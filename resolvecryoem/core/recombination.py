@@ -14,6 +14,7 @@ is computed from the model, not from FSC(C1, C2), which the common error c infla
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,20 +33,52 @@ class Weights:
     cc_ref: np.ndarray
 
     def apply(self, O: np.ndarray, D: np.ndarray, shells: Shells) -> np.ndarray:
-        return (shells.expand(self.w_o) * O + shells.expand(self.w_d) * D).astype(
-            np.complex64, copy=False)
+        """w_o O + w_d D (weights interpolated between shell centres), complex64; slab by
+        slab, so that no weight map or product of the whole spectrum is made."""
+        out = np.empty(np.broadcast_shapes(O.shape, D.shape), np.complex64)
+        for sl, wo, wd in shells.expand_slabs(self.w_o, self.w_d):
+            out[sl] = wo * O[sl] + wd * D[sl]
+        return out
 
 
 @dataclass
 class Recombination:
-    C1: np.ndarray
-    C2: np.ndarray
-    F: np.ndarray
+    """Per-shell weights and statistics of a recombination; the recombined spectra C1, C2
+    (per half) and F (joint) are computed when first asked for, from the maps given to
+    :func:`recombine` (a caller that needs only the weights never pays for them, 12 bytes
+    per voxel); :meth:`release` lets go of those maps."""
+
     half: tuple          # (Weights for half 1, Weights for half 2)
     full: Weights        # joint weights for (mean O, mean D)
     var_s: np.ndarray    # per-shell signal variance cov(O1, O2)
     a: np.ndarray        # per-shell signal scale of the map-phasing maps
     trusted: np.ndarray  # shells where the half maps agree beyond noise
+    _maps: dict | None = None   # O1, O2, D1, D2, O (the original estimate), shells
+
+    @functools.cached_property
+    def C1(self) -> np.ndarray:
+        m = self._inputs()
+        return self.half[0].apply(m["O1"], m["D1"], m["shells"])
+
+    @functools.cached_property
+    def C2(self) -> np.ndarray:
+        m = self._inputs()
+        return self.half[1].apply(m["O2"], m["D2"], m["shells"])
+
+    @functools.cached_property
+    def F(self) -> np.ndarray:
+        m = self._inputs()
+        O = 0.5 * (m["O1"] + m["O2"]) if m["O"] is None else m["O"]
+        return self.full.apply(O, 0.5 * (m["D1"] + m["D2"]), m["shells"])
+
+    def release(self) -> None:
+        """Forget the input maps (spectra computed already stay)."""
+        self._maps = None
+
+    def _inputs(self) -> dict:
+        if self._maps is None:
+            raise RuntimeError("the recombination's maps were released")
+        return self._maps
 
 
 # Shell statistics are averaged over this many neighbouring shells on each side before the
@@ -71,16 +104,21 @@ def smoothed(values: np.ndarray, shells: Shells, half_width: int = SMOOTH_SHELLS
 class _Moments:
     """Smoothed per-shell second moments of named spectra, each computed once."""
 
-    def __init__(self, shells: Shells, **spectra):
+    def __init__(self, shells: Shells, fixed: dict | None = None, **spectra):
+        """``fixed``: a dict kept by the caller across calls with the same O spectra (the
+        cycles of one half map): moments of the O maps alone are taken once and kept there."""
         self.shells, self.maps, self._cache = shells, spectra, {}
+        self._fixed = fixed
 
     def __call__(self, x: str, y: str | None = None) -> np.ndarray:
         key = (x, y) if y is None or x <= y else (y, x)
-        if key not in self._cache:
+        store = self._fixed if self._fixed is not None and all(
+            k is None or k.startswith("O") for k in key) else self._cache
+        if key not in store:
             X = self.maps[x]
             raw = power(X, self.shells) if y is None else cov(X, self.maps[y], self.shells)
-            self._cache[key] = smoothed(raw, self.shells)
-        return self._cache[key]
+            store[key] = smoothed(raw, self.shells)
+        return store[key]
 
 
 def _signal_variance(m: _Moments, shells: Shells) -> tuple:
@@ -147,13 +185,14 @@ def _half_weights(m: _Moments, i: int, shells: Shells) -> Weights:
     return best_linear_weights(m(oi), m(di), m(oi, di), var_s, a, trusted)
 
 
-def half_weights(O_i, O_j, D_i, shells: Shells) -> Weights:
+def half_weights(O_i, O_j, D_i, shells: Shells, fixed: dict | None = None) -> Weights:
     """Weights for one half map from its own O_i and D_i and the OTHER original half O_j.
 
     Needs nothing of the other half's density modification, so both halves can be processed
-    independently (and in parallel) in every cycle.
+    independently (and in parallel) in every cycle.  ``fixed``: an empty dict first, then the
+    same dict on every later call with the same O_i and O_j (their moments are kept there).
     """
-    return _half_weights(_Moments(shells, O1=O_i, O2=O_j, D1=D_i), 1, shells)
+    return _half_weights(_Moments(shells, fixed, O1=O_i, O2=O_j, D1=D_i), 1, shells)
 
 
 def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
@@ -169,12 +208,10 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
     var_s, trusted = _signal_variance(m, shells)
     a = 0.5 * (m("D1", "O2") + m("D2", "O1")) / var_s
     w1, w2 = _half_weights(m, 1, shells), _half_weights(m, 2, shells)
-    C1 = w1.apply(O1, D1, shells)
-    C2 = w2.apply(O2, D2, shells)
 
     var_d = 0.25 * (m("D1") + m("D2") + 2 * m("D1", "D2"))
     if full_map is None:
-        O = 0.5 * (O1 + O2)
+        O = None  # 0.5 (O1 + O2), made when F is asked for
         var_o = 0.25 * (m("O1") + m("O2") + 2 * m("O1", "O2"))
         cov_od = 0.25 * (m("O1", "D1") + m("O1", "D2") + m("O2", "D1") + m("O2", "D2"))
     else:
@@ -185,5 +222,5 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
         var_o = k * k * m("M")
         cov_od = 0.5 * k * (m("M", "D1") + m("M", "D2"))
     full = best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted)
-    F = full.apply(O, 0.5 * (D1 + D2), shells)
-    return Recombination(C1, C2, F, (w1, w2), full, var_s, a, trusted)
+    return Recombination((w1, w2), full, var_s, a, trusted,
+                         dict(O1=O1, O2=O2, D1=D1, D2=D2, O=O, shells=shells))

@@ -31,7 +31,7 @@ from . import mapio
 from .checks import check_same_grid
 from .errors import InputError
 from .fourier import Shells, irfft, rfft
-from .fsc import cov, fsc, power, resolution_at
+from .fsc import cov, fsc, fsc_from_moments, power, resolution_at
 from .sharpening import lowpass, shell_rms
 
 HELPED, NOT_HELPED, UNDECIDABLE = "helped", "did not help", "undecidable"
@@ -75,11 +75,33 @@ class Evidence:
                 for k, v in self.__dict__.items()}
 
 
+def shell_moments(spectra, shells: Shells) -> dict:
+    """The per-shell powers and covariances the evidence needs, from an iterable yielding the
+    spectra O1, O2, C1, C2 in that order; each is let go as soon as it is no longer needed
+    (three spectra at most are held, not four)."""
+    it = iter(spectra)
+    O1, O2 = next(it), next(it)
+    m = {"O1": power(O1, shells), "O2": power(O2, shells), "O1O2": cov(O1, O2, shells)}
+    C1 = next(it)
+    m["C1"], m["C1O2"] = power(C1, shells), cov(C1, O2, shells)
+    del O2
+    C2 = next(it)
+    m["C2"], m["C2O1"], m["C1C2"] = (power(C2, shells), cov(C2, O1, shells),
+                                     cov(C1, C2, shells))
+    return m
+
+
 def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
     """Per-shell evidence from independent comparisons only, and the call it supports."""
-    before = fsc(F_O1, F_O2, shells)
-    x1 = fsc(F_C1, F_O2, shells)
-    x2 = fsc(F_C2, F_O1, shells)
+    return evidence_from_moments(shell_moments((F_O1, F_O2, F_C1, F_C2), shells), shells)
+
+
+def evidence_from_moments(m: dict, shells: Shells) -> Evidence:
+    """:func:`shell_evidence` from :func:`shell_moments`."""
+    before = fsc_from_moments(m["O1O2"], m["O1"], m["O2"])
+    x1 = fsc_from_moments(m["C1O2"], m["C1"], m["O2"])
+    x2 = fsc_from_moments(m["C2O1"], m["C2"], m["O1"])
+    modified_halves = fsc_from_moments(m["C1C2"], m["C1"], m["C2"])
     sig = shells.significance()
     decidable = before > sig
     decidable[0] = False
@@ -108,7 +130,7 @@ def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
         else:
             calls.append("same")
     equivalent = np.clip(x1, 0, None) * np.clip(x2, 0, None) / np.maximum(before, sig)
-    cc_full = cc_of_average(F_O1, F_O2, F_C1, F_C2, shells)
+    cc_full = cc_of_average_from_moments(m, shells)
     n_dec = int(decidable.sum())
     n_better, n_worse = calls.count("better"), calls.count("worse")
     n_suspect = int(suspect.sum())
@@ -120,7 +142,7 @@ def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
     if n_dec == 0:
         return Evidence(UNDECIDABLE, "no shell has half-map FSC above 2/sqrt(N): no signal, "
                         "so no resolution can be claimed", None, None, None, before, x1, x2,
-                        equivalent, cc_full, gain, sigma, calls, fsc(F_C1, F_C2, shells))
+                        equivalent, cc_full, gain, sigma, calls, modified_halves)
     d_before = resolution_at(before, shells, 0.143)
     d_after = resolution_at(equivalent, shells, 0.143)
     d_full = resolution_at(cc_full, shells, 0.5)
@@ -137,7 +159,7 @@ def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
     else:
         v, why = NOT_HELPED, f"{counts}; mean CC gain {mean_gain:+.3f}"
     return Evidence(v, why, d_before, d_after, d_full, before, x1, x2, equivalent, cc_full,
-                    gain, sigma, calls, fsc(F_C1, F_C2, shells))
+                    gain, sigma, calls, modified_halves)
 
 
 def cc_of_average(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> np.ndarray:
@@ -145,11 +167,16 @@ def cc_of_average(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> np.ndarray:
     0.5 [cov(C1, O2) + cov(C2, O1)] / sqrt(var((C1 + C2) / 2) var S), var S = cov(O1, O2),
     floored at its noise level, 2/sqrt(N) of sqrt(var O1 var O2): a ratio of noisy
     estimates must not climb where the signal is gone."""
-    var_o = np.sqrt(power(F_O1, shells) * power(F_O2, shells))
-    var_s = np.maximum(cov(F_O1, F_O2, shells),
-                       np.maximum(shells.significance() * var_o, 1e-30))
-    cross = 0.5 * (cov(F_C1, F_O2, shells) + cov(F_C2, F_O1, shells))
-    var_c = np.maximum(power(0.5 * (F_C1 + F_C2), shells), 1e-30)
+    return cc_of_average_from_moments(shell_moments((F_O1, F_O2, F_C1, F_C2), shells), shells)
+
+
+def cc_of_average_from_moments(m: dict, shells: Shells) -> np.ndarray:
+    """:func:`cc_of_average` from :func:`shell_moments`; var((C1 + C2) / 2) is
+    (var C1 + var C2 + 2 cov(C1, C2)) / 4."""
+    var_o = np.sqrt(m["O1"] * m["O2"])
+    var_s = np.maximum(m["O1O2"], np.maximum(shells.significance() * var_o, 1e-30))
+    cross = 0.5 * (m["C1O2"] + m["C2O1"])
+    var_c = np.maximum(0.25 * (m["C1"] + m["C2"] + 2.0 * m["C1C2"]), 1e-30)
     cc = np.clip(cross / np.sqrt(var_c * var_s), 0, 1)
     cc[0] = 1.0
     return cc
@@ -204,19 +231,24 @@ class Verdict:
                 "inside": None if self.inside is None else self.inside.to_dict()}
 
 
-def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 1) -> Verdict:
+def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 1,
+                      shells: Shells | None = None) -> Verdict:
     """The verdict from the original (O) and density-modified (C) half maps (real space).
 
+    ``shells``: the box's Shells when the caller has them (they take 4 bytes per voxel).
     ``envelope`` (optional, 0..1, made from the maps): the same evidence inside the molecule,
     so that flattening the solvent alone (which wins the whole-box score) is not presented as
     density modification.  The overall call is the inside one when there is an envelope.
     """
-    shells = Shells.for_box(O1.shape, voxel_size)
+    shells = shells or Shells.for_box(O1.shape, voxel_size)
     maps = dict(O1=O1, O2=O2, C1=C1, C2=C2)
-    whole = shell_evidence(*(rfft(maps[k], threads) for k in maps), shells)
+    # Spectra made one at a time as shell_moments asks for them.
+    whole = evidence_from_moments(
+        shell_moments((rfft(maps[k], threads) for k in maps), shells), shells)
     inside = None
     if envelope is not None:
-        inside = shell_evidence(*(rfft(maps[k] * envelope, threads) for k in maps), shells)
+        inside = evidence_from_moments(
+            shell_moments((rfft(maps[k] * envelope, threads) for k in maps), shells), shells)
     v, why = _overall(whole, inside)
     return Verdict(v, why, shells.s, whole, inside)
 
@@ -234,17 +266,23 @@ def _overall(whole: Evidence, inside: Evidence | None) -> tuple:
 
 
 def molecule_envelope(O1, O2, voxel_size, resolution_A: float, solvent_fraction: float,
-                      threads: int = 1) -> np.ndarray:
+                      threads: int = 1, shells: Shells | None = None) -> np.ndarray:
     """Soft molecular envelope made from the two half maps alone: the probabilistic local-rms
     mask (sphere of 2 x resolution) of their FSC-weighted average, holding the molecular
     volume.  The weighting matters: the noise of the outer shells dominates the local rms of
     the plain average (its mask was uncorrelated with the molecule on the bundled example)."""
     from .fsc import fsc_ref
     from .masking import local_rms, probabilistic_mask
-    shells = Shells.for_box(O1.shape, voxel_size)
+    shells = shells or Shells.for_box(O1.shape, voxel_size)
     F1, F2 = rfft(O1, threads), rfft(O2, threads)
-    weighted = irfft(0.5 * (F1 + F2) * shells.expand(fsc_ref(fsc(F1, F2, shells))), O1.shape,
-                     threads)
+    weight = shells.expand(fsc_ref(fsc(F1, F2, shells)))
+    F1 += F2
+    del F2
+    F1 *= np.float32(0.5)
+    F1 *= weight
+    del weight
+    weighted = irfft(F1, O1.shape, threads, overwrite=True)
+    del F1
     return probabilistic_mask(local_rms(weighted, shells, 2.0 * resolution_A, threads),
                               solvent_fraction)
 
@@ -278,7 +316,8 @@ def verdict(out_dir) -> Verdict:
     return verdict_from_run(O1, O2, C[0], C[1], info.voxel_size, res)
 
 
-def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1) -> Verdict:
+def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1,
+                     shells: Shells | None = None) -> Verdict:
     """The verdict of a run on its (boxed) maps, with the molecular envelope made from the
     original half maps when the run recorded its resolution and solvent fraction.  The
     pipeline calls this on what it writes, and ``resolvecryoem verdict`` on the files, so the
@@ -290,8 +329,8 @@ def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1
     except (KeyError, TypeError):
         pass
     else:
-        envelope = molecule_envelope(O1, O2, voxel_size, d, f, threads)
-    v = verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads)
+        envelope = molecule_envelope(O1, O2, voxel_size, d, f, threads, shells)
+    v = verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads, shells)
     independence = results.get("independence") or {}
     if independence.get("independent") is False:
         v.verdict, v.reason = SUSPECT, independence.get("explanation", "the input half maps "

@@ -1,0 +1,86 @@
+"""Peak resident memory per pipeline step, in bytes per input voxel.
+
+    python benchmarks/memory_by_step.py 256 [--boxed]
+
+Runs the pipeline in this process on an n^3 pair of half maps made from the 5ME2 model (as the
+speed rows of benchmarks/run.py) and samples the process's resident memory every 5 ms,
+attributing each sample to the step running at the time ("after X": between steps).  For
+finding which step sets the peak; the benchmark's speed rows give the whole run's peak.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.run import make_case  # noqa: E402
+from resolvecryoem.core import mapio, pipeline, runlog  # noqa: E402
+from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("n", type=int)
+    p.add_argument("--boxed", action="store_true", help="default boxing (else the whole box)")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="resolvecryoem-mem-"))
+    try:
+        case = make_case("5me2", 3.5, box=args.n, seed=7)
+        info = mapio.map_info(case["shape"], case["voxel"], case["start"])
+        paths = [work / "h1.mrc", work / "h2.mrc"]
+        mapio.write_map(paths[0], case["h1"], info)
+        mapio.write_map(paths[1], case["h2"], info)
+        del case
+        peaks = profile(paths, work / "out", DensityModificationParams(
+            molecular_mass=64000, box_before_analysis=args.boxed, nproc=args.threads))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for step, rss in peaks.items():
+        print(f"{rss / args.n ** 3:6.1f} bytes/voxel  {step}")
+    print(f"{max(peaks.values()) / args.n ** 3:6.1f} bytes/voxel  PEAK")
+
+
+def profile(paths, out, params) -> dict:
+    proc = psutil.Process()
+    current, peaks, done = ["start"], {}, []
+
+    def sample():
+        while not done:
+            rss = proc.memory_info().rss
+            peaks[current[0]] = max(peaks.get(current[0], 0), rss)
+            time.sleep(0.005)
+
+    original = runlog.RunLog.step
+
+    @contextlib.contextmanager
+    def step(self, name):
+        current[0] = name
+        with original(self, name):
+            yield
+        current[0] = f"after {name}"
+
+    runlog.RunLog.step = step
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        pipeline.run(paths[0], paths[1], out, params, log=None)
+    finally:
+        done.append(True)
+        sampler.join()
+        runlog.RunLog.step = original
+    return peaks
+
+
+if __name__ == "__main__":
+    main()
