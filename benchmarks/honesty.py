@@ -15,7 +15,6 @@ same model reconstructed from simulated particle images (noise that varies in sp
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile

@@ -40,7 +40,6 @@ from resolvecryoem.core import mapio  # noqa: E402
 from resolvecryoem.core.fourier import Shells, irfft  # noqa: E402
 from resolvecryoem.core.histograms import DensityHistogram, flat_histogram  # noqa: E402
 from resolvecryoem.core.likelihood import map_phasing  # noqa: E402
-from resolvecryoem.core.model_map import model_envelope  # noqa: E402
 from resolvecryoem.core.models import stage  # noqa: E402
 from resolvecryoem.core.models import structure as mst  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
