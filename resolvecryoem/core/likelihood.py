@@ -33,17 +33,32 @@ class LikelihoodTerms:
 
 
 def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHistogram,
-                     molecule: DensityHistogram, target=None) -> LikelihoodTerms:
+                     molecule: DensityHistogram, target=None, noise_scale=None
+                     ) -> LikelihoodTerms:
     """g(rho), g'(rho) at every voxel and <g''> (forced negative: histogram likelihoods are
     not log-concave, and a positive curvature would turn the Newton step uphill).
 
     ``target`` (optional): (tau, var) a target map and its error variance, e.g. the average
     of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.
+    ``noise_scale`` (optional map s(x)): the solvent's noise is s(x) times that of the solvent
+    histogram (made from the normalised map, :func:`masking.normalise_noise`).  g is then the
+    log-density of the normalised value rho_w = mu + (rho - mu) / s (mu the solvent mean) and
+    g', g'' are derivatives with respect to rho_w: the solvent term is the histogram at rho_w,
+    the molecule term the histogram at rho itself times the Jacobian s (the molecule's density
+    is not rescaled: where the noise changes near its edge, the edge would shrink into the
+    solvent).
     """
-    where = grid_position(rho, solvent.centres) \
-        if np.array_equal(solvent.centres, molecule.centres) else None
-    ps, ps1, ps2 = solvent.evaluate(rho, where)
-    pm, pm1, pm2 = molecule.evaluate(rho, where)
+    s = noise_scale
+    rho_w = rho if s is None else np.float32(solvent.mean()) + (
+        rho - np.float32(solvent.mean())) / s
+    same = np.array_equal(solvent.centres, molecule.centres)
+    ps, ps1, ps2 = solvent.evaluate(rho_w, grid_position(rho_w, solvent.centres)
+                                    if same else None)
+    pm, pm1, pm2 = molecule.evaluate(rho, grid_position(rho, molecule.centres)
+                                     if same else None)
+    if s is not None:
+        # d/drho_w = s d/drho; the density of rho_w is s p_M(rho).
+        pm, pm1, pm2 = pm * s, pm1 * (s * s), pm2 * (s * s * s)
     w = p_molecule
     den = w * pm + (1 - w) * ps
     den = np.maximum(den, np.float32(1e-30))
@@ -54,8 +69,8 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
         tau, var = target
         d = (rho - tau) * np.float32(1.0 / var)
         g = g - w * (rho - tau) * d * np.float32(0.5)
-        g1 = g1 - w * d
-        g2 = g2 - w * np.float32(1.0 / var)
+        g1 = g1 - w * (d if s is None else d * s)
+        g2 = g2 - w * (np.float32(1.0 / var) if s is None else s * s * np.float32(1.0 / var))
     curvature = float(np.mean(g2, dtype=np.float64))
     # Fall back on the Fisher information -<g'^2> when the histogram curvature is not negative.
     fisher = -float(np.mean(g1 * g1, dtype=np.float64))
@@ -92,19 +107,11 @@ def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
     (F_ML, terms); outside ``keep`` F_ML is 0 (no map-phasing information there).
     ``target``: see :func:`likelihood_terms` (symmetry averaging).
     ``noise_scale`` (optional map s(x), :func:`masking.noise_scale`): the noise is not
-    stationary; the likelihood is that of the normalised map rho_w = mu + (rho - mu) / s
-    (mu the solvent mean; histograms made from the normalised full map), whose Newton step
-    rho_w - g'(rho_w) / <g''> maps back to rho - s g'(rho_w) / <g''>: solvent flipping
-    everywhere, whatever the local noise level.
+    stationary; the Newton step is taken in the normalised coordinate rho_w (see
+    :func:`likelihood_terms`), rho_w - g'(rho_w) / <g''>, which maps back to
+    rho - s g'(rho_w) / <g''>: solvent flipping everywhere, whatever the local noise level.
     """
-    if noise_scale is not None:
-        mu = np.float32(solvent.mean())
-        inv = np.float32(1.0) / noise_scale
-        rho = mu + (rho - mu) * inv
-        if target is not None:
-            tau, var = target
-            target = (mu + (tau - mu) * inv, np.float32(var) * inv * inv)
-    terms = likelihood_terms(rho, p_molecule, solvent, molecule, target)
+    terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, noise_scale)
     step = rfft(terms.g1 if noise_scale is None else terms.g1 * noise_scale, threads)
     step *= np.float32(-1.0 / terms.curvature)
     return ((F + step) * keep).astype(np.complex64, copy=False), terms
