@@ -48,18 +48,27 @@ def _inverse_variance(var, n):
 
 
 def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHistogram,
-                     molecule: DensityHistogram, target=None, with_g: bool = True
-                     ) -> LikelihoodTerms:
+                     molecule: DensityHistogram, target=None, with_g: bool = True,
+                     noise_scale=None) -> LikelihoodTerms:
     """g(rho), g'(rho) at every voxel and <g''> (forced negative: histogram likelihoods are
     not log-concave, and a positive curvature would turn the Newton step uphill).
 
     ``target`` (optional): (tau, var) a target map and its error variance, e.g. the average
     of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.  ``var``
     may be a map (a model target: var / P_model, huge where the target does not apply).
+    ``noise_scale`` (optional map s(x)): the solvent's noise is s(x) times that of the solvent
+    histogram (made from the normalised map, :func:`masking.normalise_noise`).  g is then the
+    log-density of the normalised value rho_w = mu + (rho - mu) / s (mu the solvent mean) and
+    g', g'' are derivatives with respect to rho_w: the solvent term is the histogram at rho_w,
+    the molecule term the histogram at rho itself times the Jacobian s (the molecule's density
+    is not rescaled: where the noise changes near its edge, the edge would shrink into the
+    solvent).
     ``with_g=False`` skips g itself (the Newton step needs only g' and <g''>; ``g`` is None).
     Evaluated in pieces of CHUNK_VOXELS voxels; the result does not depend on the piece size.
     """
     rho_f, w_f = rho.reshape(-1), p_molecule.reshape(-1)
+    s_f = None if noise_scale is None else noise_scale.reshape(-1)
+    mu = np.float32(solvent.mean())
     tau_f, inv_var = (None, None) if target is None else (
         target[0].reshape(-1), _inverse_variance(target[1], rho_f.size))
     shared = np.array_equal(solvent.centres, molecule.centres)
@@ -70,9 +79,15 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
     for lo in range(0, rho_f.size, CHUNK_VOXELS):
         sl = slice(lo, lo + CHUNK_VOXELS)
         r, w = rho_f[sl], w_f[sl]
-        where = grid_position(r, solvent.centres) if shared else None
-        ps, ps1, ps2 = solvent.evaluate(r, where, ts)
-        pm, pm1, pm2 = molecule.evaluate(r, where, tm)
+        sc = None if s_f is None else s_f[sl]
+        rw = r if sc is None else mu + (r - mu) / sc
+        ps, ps1, ps2 = solvent.evaluate(
+            rw, grid_position(rw, solvent.centres) if shared else None, ts)
+        pm, pm1, pm2 = molecule.evaluate(
+            r, grid_position(r, molecule.centres) if shared else None, tm)
+        if sc is not None:
+            # d/drho_w = s d/drho; the density of rho_w is s p_M(rho).
+            pm, pm1, pm2 = pm * sc, pm1 * (sc * sc), pm2 * (sc * sc * sc)
         v = 1 - w
         den = w * pm + v * ps
         np.maximum(den, np.float32(1e-30), out=den)
@@ -85,8 +100,8 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
             d = (r - tau_f[sl]) * iv
             if with_g:
                 g -= w * (r - tau_f[sl]) * d * np.float32(0.5)
-            g1 -= w * d
-            g2 -= w * iv
+            g1 -= w * (d if sc is None else d * sc)
+            g2 -= w * (iv if sc is None else sc * sc * iv)
         g1_out[sl] = g1
         if with_g:
             g_out[sl] = g
@@ -129,19 +144,12 @@ def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
     (F_ML, terms); outside ``keep`` F_ML is 0 (no map-phasing information there).
     ``target``: see :func:`likelihood_terms` (symmetry averaging).
     ``noise_scale`` (optional map s(x), :func:`masking.noise_scale`): the noise is not
-    stationary; the likelihood is that of the normalised map rho_w = mu + (rho - mu) / s
-    (mu the solvent mean; histograms made from the normalised full map), whose Newton step
-    rho_w - g'(rho_w) / <g''> maps back to rho - s g'(rho_w) / <g''>: solvent flipping
-    everywhere, whatever the local noise level.
+    stationary; the Newton step is taken in the normalised coordinate rho_w (see
+    :func:`likelihood_terms`), rho_w - g'(rho_w) / <g''>, which maps back to
+    rho - s g'(rho_w) / <g''>: solvent flipping everywhere, whatever the local noise level.
     """
-    if noise_scale is not None:
-        mu = np.float32(solvent.mean())
-        inv = np.float32(1.0) / noise_scale
-        rho = mu + (rho - mu) * inv
-        if target is not None:
-            tau, var = target
-            target = (mu + (tau - mu) * inv, np.float32(var) * inv * inv)
-    terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False)
+    terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False,
+                             noise_scale=noise_scale)
     step = rfft(terms.g1 if noise_scale is None else terms.g1 * noise_scale, threads)
     terms.g1 = None  # transformed; not kept alive beside the spectra
     # In place: F_ML = (F + step) keep without two more spectrum-sized temporaries.

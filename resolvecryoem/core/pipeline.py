@@ -29,7 +29,8 @@ from .errors import InputError
 from .validation import HELPED, MADE_WORSE, SUSPECT, verdict_from_run
 from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
-from .histograms import DensityHistogram, density_histograms, flat_histogram
+from .histograms import (DensityHistogram, added_noise_sd, density_histograms,
+                         flat_histogram)
 from .likelihood import map_phasing, r_value
 from .masking import (final_solvent_mask, flatten_solvent, local_rms, mask_from_file,
                       noise_scale, normalise_noise, probabilistic_mask, signal_estimate)
@@ -449,8 +450,9 @@ def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, resolution, thre
         del diff
         w_s = 1.0 - p_molecule
         mu = float(np.sum(w_s * rho_full, dtype=np.float64) / max(np.sum(w_s), 1e-30))
-        solvent_h, molecule_h = density_histograms(normalise_noise(rho_full, s_noise, mu),
-                                                   p_molecule, np.sqrt(0.5 * var_half))
+        solvent_h, molecule_h = density_histograms(
+            rho_full, p_molecule, added_noise_sd(var_half),
+            solvent_values=normalise_noise(rho_full, s_noise, mu))
         rl(f"solvent histogram mean {solvent_h.mean():.3g} sd "
            f"{np.sqrt(solvent_h.variance()):.3g}; molecule mean {molecule_h.mean():.3g} sd "
            f"{np.sqrt(molecule_h.variance()):.3g}; half-map noise sd {np.sqrt(var_half):.3g}")
