@@ -87,11 +87,6 @@ def _inside(case, out):
     return resolution_against_truth(m, case["truth"], case["voxel"], case["env"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 13 branch: with the histograms broadened 2x (histograms.NOISE_BROADENING) the run "
-    "WITHOUT symmetry improved from 3.89 to 3.76 A inside and now ties the C2 run (3.77 A, "
-    "3.80 A before); with broadening 1 C2 still gained 0.09 A, with 1.5 0.04 A. The weight of "
-    "the symmetry target relative to the histograms needs re-tuning; open."))
 def test_c2_symmetry_improves_a_c2_dimer(dimer, tmp_path):
     d = dimer["dir"]
     run(d / "h1.mrc", d / "h2.mrc", tmp_path / "none",
