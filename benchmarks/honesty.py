@@ -9,7 +9,8 @@ Also: non-independent half maps, pure noise, and the half-map average for refere
 
     python benchmarks/honesty.py            # writes benchmarks/results/honesty.md
 
-Cases: 1AKE (bundled) at 3.5 A in a 72^3 box, stationary coloured noise (simulate.py).
+Cases (benchmarks/run.py's make_case): 1AKE at 3.5 A with stationary coloured noise, and the
+same model reconstructed from simulated particle images (noise that varies in space).
 """
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ from resolvecryoem.core.errors import InputError  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
 from resolvecryoem.core.pipeline import run  # noqa: E402
 from resolvecryoem.core.scoring import resolution_against_truth  # noqa: E402
-from resolvecryoem.core.simulate import example_case  # noqa: E402
 from resolvecryoem.core.validation import verdict  # noqa: E402
 
 OPTIONS = [
@@ -42,10 +42,11 @@ OPTIONS = [
     ("--dm-resolution 10", dict(dm_resolution=10.0)),
     ("--no-final-scale-with-fsc-ref", dict(final_scale_with_fsc_ref=False)),
     ("--blur-by-resolution", dict(blur_by_resolution=True)),
+    ("--no-final-solvent-flattening", dict(final_solvent_flattening=False)),
 ]
 
 
-def one_run(h1, h2, seq, out, params):
+def one_run(h1, h2, seq, out, params):  # noqa: D103
     """(results dict or None, verdict or None, error text or None)."""
     try:
         res = run(h1, h2, out, params, seq_file=seq, log=None)
@@ -56,69 +57,90 @@ def one_run(h1, h2, seq, out, params):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--box", type=int, default=72)
+    p.add_argument("--model", default="1ake")
     p.add_argument("--resolution", type=float, default=3.5)
+    p.add_argument("--kinds", default="stationary,reconstruction",
+                   help="noise of the half maps: stationary (coloured, the same everywhere) "
+                        "and/or reconstruction (projections with CTF and alignment errors, "
+                        "reconstructed by Fourier insertion: noise that varies in space)")
     p.add_argument("--output", default=str(HERE / "results" / "honesty.md"))
     args = p.parse_args(argv)
+    from benchmarks.run import make_case
     work = Path(tempfile.mkdtemp(prefix="honesty-"))
+    rows = []
     try:
-        case = example_case(work / "inputs", box=args.box, resolution_A=args.resolution)
-        v = case.voxel_size
-        score = lambda m: (resolution_against_truth(m, case.truth, v),  # noqa: E731
-                           resolution_against_truth(m, case.truth, v, case.envelope))
-        avg = 0.5 * (case.half_map_1 + case.half_map_2)
-        a_whole, a_env = score(avg)
-        rows = [f"1AKE at {args.resolution} A, {args.box}^3, voxel {v} A. Half-map average "
-                f"against the truth: FSC=0.5 at {a_whole:.2f} A whole box, {a_env:.2f} A "
-                f"inside the envelope.", "",
-                "| run | reported before, whole / inside | reported after, whole / inside | "
-                "delivered map vs truth, whole / envelope | verdict |", "|---|---|---|---|---|"]
-        for label, kw in OPTIONS:
-            out = work / label.strip("-").replace(" ", "_")
-            res, ver, err = one_run(case.paths["half_map_1"], case.paths["half_map_2"],
-                                    case.paths["sequence"], out,
-                                    DensityModificationParams(**kw))
-            if err:
-                rows.append(f"| `{label}` | refused: {err} | | | |")
-                continue
-            d = mapio.read_map(out / "denmod_map.mrc")[0]
-            w, e = score(d)
-            r = res["resolution"]
-            rows.append(f"| `{label}` | {_fmt(r['half_map_fsc'])} / "
-                        f"{_fmt(r['before_envelope'])} | {_fmt(r['after_corrected'])} / "
-                        f"{_fmt(r['after_envelope'])} | {w:.2f} / {e:.2f} | {ver.verdict} |")
-        rows += ["", "Half maps that are not independent, and no signal:", "",
-                 "| input | reported before | reported after | warnings | verdict |",
-                 "|---|---|---|---|---|"]
-        rng = np.random.default_rng(5)
-        info = mapio.map_info(case.half_map_1.shape, v, case.start_A)
-        noise = lambda: rng.standard_normal(case.half_map_1.shape).astype(np.float32)  # noqa
-        shared = noise() * float(np.std(case.half_map_1 - case.half_map_2))
-        specials = {
-            "50% shared noise": (case.half_map_1 + shared, case.half_map_2 + shared),
-            "nearly identical": (case.half_map_1, case.half_map_1 + 1e-3 * noise()),
-            "pure noise": (noise(), noise()),
-        }
-        for label, (x1, x2) in specials.items():
-            d = work / label.replace(" ", "_").replace("%", "pc")
-            d.mkdir()
-            mapio.write_map(d / "h1.mrc", x1.astype(np.float32), info)
-            mapio.write_map(d / "h2.mrc", x2.astype(np.float32), info)
-            res, ver, err = one_run(d / "h1.mrc", d / "h2.mrc", case.paths["sequence"],
-                                    d / "out", DensityModificationParams())
-            if err:
-                rows.append(f"| {label} | refused: {err} | | | |")
-                continue
-            r = res["resolution"]
-            rows.append(f"| {label} | {_fmt(r['half_map_fsc'])} | "
-                        f"{_fmt(r['after_corrected'])} | "
-                        f"{'; '.join(res['warnings'])[:200]} | {ver.verdict} |")
+        for kind in args.kinds.split(","):
+            case = make_case(args.model, args.resolution, kind=kind)
+            rows += option_rows(case, work / kind)
+        rows += independence_rows(make_case(args.model, args.resolution), work / "special")
         text = "\n".join(rows) + "\n"
         print(text)
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _write_pair(case, d, h1, h2):
+    d.mkdir(parents=True, exist_ok=True)
+    info = mapio.map_info(case["shape"], case["voxel"], case["start"])
+    mapio.write_map(d / "h1.mrc", np.asarray(h1, np.float32), info)
+    mapio.write_map(d / "h2.mrc", np.asarray(h2, np.float32), info)
+    return d / "h1.mrc", d / "h2.mrc"
+
+
+def option_rows(case, work) -> list:
+    """Reported against delivered, for every option, on one case."""
+    v = case["voxel"]
+    score = lambda m: (resolution_against_truth(m, case["truth"], v),  # noqa: E731
+                       resolution_against_truth(m, case["truth"], v, case["envelope"]))
+    a_whole, a_env = score(0.5 * (case["h1"] + case["h2"]))
+    h1, h2 = _write_pair(case, work / "inputs", case["h1"], case["h2"])
+    rows = [f"### {case['name']} ({case['shape'][0]}^3, voxel {v} A)", "",
+            f"Half-map average against the truth: FSC = 0.5 at {a_whole:.2f} A whole box, "
+            f"{a_env:.2f} A inside the envelope.", "",
+            "| run | reported before, whole / inside | reported after, whole / inside | "
+            "delivered map vs truth, whole / envelope | verdict |", "|---|---|---|---|---|"]
+    for label, kw in OPTIONS:
+        out = work / label.strip("-").replace(" ", "_")
+        res, ver, err = one_run(h1, h2, None, out,
+                                DensityModificationParams(molecular_mass=case["mass"], **kw))
+        if err:
+            rows.append(f"| `{label}` | refused: {err} | | | |")
+            continue
+        w, e = score(mapio.read_map(out / "denmod_map.mrc")[0])
+        r = res["resolution"]
+        rows.append(f"| `{label}` | {_fmt(r['half_map_fsc'])} / "
+                    f"{_fmt(r['before_envelope'])} | {_fmt(r['after_corrected'])} / "
+                    f"{_fmt(r['after_envelope'])} | {w:.2f} / {e:.2f} | {ver.verdict} |")
+    return rows + [""]
+
+
+def independence_rows(case, work) -> list:
+    rows = ["### Half maps that are not independent, and no signal", "",
+            "| input | reported before | reported after | warnings | verdict |",
+            "|---|---|---|---|---|"]
+    rng = np.random.default_rng(5)
+    shape = case["shape"]
+    noise = lambda: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
+    shared = noise() * float(np.std(case["h1"] - case["h2"]))
+    specials = {
+        "50% shared noise": (case["h1"] + shared, case["h2"] + shared),
+        "nearly identical": (case["h1"], case["h1"] + 1e-3 * noise()),
+        "pure noise": (noise(), noise()),
+    }
+    for label, (x1, x2) in specials.items():
+        d = work / label.replace(" ", "_").replace("%", "pc")
+        h1, h2 = _write_pair(case, d, x1, x2)
+        res, ver, err = one_run(h1, h2, None, d / "out",
+                                DensityModificationParams(molecular_mass=case["mass"]))
+        if err:
+            rows.append(f"| {label} | refused: {err.split(': ', 1)[-1][:160]} | | | |")
+            continue
+        r = res["resolution"]
+        rows.append(f"| {label} | {_fmt(r['half_map_fsc'])} | {_fmt(r['after_corrected'])} | "
+                    f"{'; '.join(res['warnings'])[:160]} | {ver.verdict} |")
+    return rows
 
 
 def _fmt(x):

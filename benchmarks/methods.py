@@ -6,6 +6,10 @@
 - floor: solvent flipping in a hard local-rms mask (same solvent fraction as our run) plus the
   recombination of ALGORITHM.md section 6: what density modification must beat.
 - masked_average: the average times the soft molecule mask our run uses.
+- user_masked_average: the average times a mask a user could make from it (low-pass 15 A,
+  threshold at the level enclosing the molecular volume, extended 3 A, soft edge 6 A).
+- perfect_flattening: the average times a tight soft mask made from the true model (1 within
+  3 A of an atom, cosine to 0 over 4 A): flattening with a perfect mask.
 """
 from __future__ import annotations
 
@@ -53,3 +57,27 @@ def floor(h1, h2, voxel, solvent_fraction, **_):
 
 def masked_average(h1, h2, voxel, mask, **_):
     return 0.5 * (h1 + h2) * mask
+
+
+def user_mask(avg, voxel, molecular_volume_A3, lowpass_A=15.0, extend_A=3.0, soft_A=6.0):
+    """Threshold-based soft mask from a map, as users make them (RELION-style)."""
+    from scipy import ndimage
+    shells = Shells.for_box(avg.shape, voxel)
+    # Gaussian low-pass with amplitude 1/e at 1/lowpass_A.
+    lp = irfft(rfft(avg) * np.exp(-(shells.s_grid * lowpass_A) ** 2).astype(np.float32),
+               avg.shape)
+    n_in = int(np.clip(molecular_volume_A3 / float(np.prod(np.broadcast_to(voxel, 3))), 1,
+                       lp.size - 1))
+    level = np.partition(lp.ravel(), lp.size - n_in)[lp.size - n_in]
+    dist = ndimage.distance_transform_edt(lp < level, sampling=np.broadcast_to(voxel, 3))
+    t = np.clip((dist - extend_A) / soft_A, 0.0, 1.0)
+    return (0.5 * (1.0 + np.cos(np.pi * t))).astype(np.float32)
+
+
+def user_masked_average(h1, h2, voxel, molecular_volume_A3, **_):
+    avg = 0.5 * (h1 + h2)
+    return avg * user_mask(avg, voxel, molecular_volume_A3)
+
+
+def perfect_flattening(h1, h2, voxel, truth_mask, **_):
+    return 0.5 * (h1 + h2) * truth_mask

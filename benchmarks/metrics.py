@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from resolvecryoem.core.fsc import resolution_at
+from resolvecryoem.core.fourier import Shells, irfft, rfft
+from resolvecryoem.core.fsc import fsc, power, resolution_at
 from resolvecryoem.core.scoring import fsc_against_truth
 
 
@@ -24,7 +25,27 @@ def truth_scores(rho, truth, voxel_size, envelope) -> dict:
     out["count"] = shells.count
     inside = envelope > 0.5
     out["cc_molecule"] = float(np.corrcoef(rho[inside], truth[inside])[0, 1])
+    out["solvent_rms"] = solvent_rms(rho, truth, voxel_size, envelope)
     return out
+
+
+def solvent_rms(rho, truth, voxel_size, envelope, far: float = 1e-3) -> float:
+    """rms of the map in the solvent (envelope < ``far``, i.e. beyond its soft edge) relative
+    to its rms in the molecule (envelope > 0.5), both about the solvent mean, after each shell
+    is scaled to the truth's amplitude x FSC(map, truth).
+
+    The scaling makes the figure independent of how a method sharpens or weights its shells
+    (like the FSC) and gives each shell the weight its agreement with the truth deserves, so
+    noise left at shells a method rightly weighted down does not count against it.
+    """
+    shells = Shells.for_box(rho.shape, voxel_size)
+    R, T = rfft(rho), rfft(truth)
+    w = np.clip(fsc(R, T, shells), 0.0, None) * np.sqrt(power(T, shells)) \
+        / np.maximum(np.sqrt(power(R, shells)), 1e-30)
+    m = irfft(R * shells.expand(w), rho.shape)
+    sol, mol = envelope < far, envelope > 0.5
+    mu = float(m[sol].mean())
+    return float(np.sqrt(np.mean((m[sol] - mu) ** 2)) / np.sqrt(np.mean((m[mol] - mu) ** 2)))
 
 
 def shell_deficit(fsc_method, fsc_reference, count) -> np.ndarray:

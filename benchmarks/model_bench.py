@@ -10,11 +10,13 @@ FSC(map, truth) = 0.5 inside the molecular envelope; mean density (in units of t
 inside the envelope) at the phantom atoms, at the displaced segment's wrong and true
 positions; correlation with the truth around the missing segment; times.
 
-The pipeline does not call the model stage yet, so this script runs it by hand: the standard
-run's stages (prepare, modify_half, finish), then for each half map: copies refined against
-its density-modified half map, the composite target, density-modification cycles with that
-target (likelihood.map_phasing(target=...) + per-half recombination, as modify_half does) and
-the pipeline's finish.
+By default (route composite) the stage is run by hand from the standard run's stages
+(prepare, modify_half, finish): for each half map, copies refined against its
+density-modified half map and the composite half map (stage.model_half_map) in place of its
+map-phasing coefficients in finish; route likelihood puts the target into map phasing
+instead (likelihood.map_phasing(target=...) cycles, as modify_half does with symmetry).
+``--route pipeline`` runs the program itself with the model instead
+(resolvecryoem.core.pipeline.run(..., model=...)), standard run included in its time.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.metrics import truth_scores  # noqa: E402
@@ -41,7 +44,7 @@ from resolvecryoem.core.model_map import model_envelope  # noqa: E402
 from resolvecryoem.core.models import stage  # noqa: E402
 from resolvecryoem.core.models import structure as mst  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
-from resolvecryoem.core.pipeline import finish, modify_half, prepare  # noqa: E402
+from resolvecryoem.core.pipeline import finish, modify_half, prepare, run  # noqa: E402
 from resolvecryoem.core.recombination import half_weights  # noqa: E402
 from resolvecryoem.core.sharpening import lowpass, shell_rms  # noqa: E402
 
@@ -145,6 +148,8 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     the standard density-modified half map, then finish (measured for comparison).
     """
     t0 = time.perf_counter()
+    if route == "pipeline":
+        return _pipeline_run(work, params, model_path, paths, tag, t0)
     voxel = np.asarray(meta["voxel_size"])
     shape = tuple(meta["boxed_shape"])
     lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
@@ -184,6 +189,12 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
             Dm = _likelihood_cycles(C_std[i], O[i], O[3 - i], target, arrays, params, shells,
                                     keep, shape)
         figs["target"][i] = target.figures
+        # Map-model FSC of this half's models against each ORIGINAL half map (the other
+        # half's is the honest one).
+        for j in (1, 2):
+            figs.setdefault("model_fsc05", {})[f"models_{i}_vs_half_{j}"] = \
+                stage.model_map_fsc(model, copies, O[j], shape, voxel, start,
+                                    density=target.model_mean)[1]
         np.save(state / f"D{i}.npy", Dm)
         (state / f"half{i}.json").write_text(json.dumps(
             {"r_values": [], "timings": {}, "log": []}))
@@ -194,6 +205,20 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     figs["seconds"] = seconds
     figs["seconds_refinement"] = t_refine
     return dm, figs
+
+
+def _pipeline_run(work, params, model_path, paths, tag, t0):
+    """The program as a user runs it with --model (its standard run included in the time;
+    models.N_COPIES copies per half map whatever --copies says)."""
+    res = run(paths[0], paths[1], work / tag, params, model=model_path, log=lambda *_: None)
+    seconds = time.perf_counter() - t0
+    dm, _ = mapio.read_map(work / tag / "denmod_map.mrc")
+    m = res["model"]
+    ref = {i: m["refinement"][f"half_map_{i}"] for i in (1, 2)}
+    fsc05 = {k: v for k, v in m["map_model_fsc"].items() if isinstance(v, float)}
+    return dm, {"seconds": seconds, "refinement": ref, "model_fsc05": fsc05,
+                "seconds_refinement": sum(f["seconds"] for i in (1, 2) for f in ref[i]),
+                "target": {i: m["target"][f"half_map_{i}"] for i in (1, 2)}}
 
 
 def _likelihood_cycles(C, O_i, O_j, target, arrays, params, shells, keep, shape):
@@ -220,8 +245,12 @@ def main(argv=None):
     ap.add_argument("--model", default="1ake")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--route", choices=("composite", "likelihood"), default="composite",
-                    help="how the model target enters (see model_run)")
+    ap.add_argument("--save", action="store_true",
+                    help="also write benchmarks/results/model_bench_<model>_<route>.md")
+    ap.add_argument("--route", choices=("composite", "likelihood", "pipeline"),
+                    default="composite",
+                    help="how the model target enters (see model_run); pipeline: the "
+                         "program's own run with --model")
     args = ap.parse_args(argv)
     work = Path(args.out or (HERE / "cache" / "model_bench"))
     if work.exists():
@@ -255,21 +284,47 @@ def main(argv=None):
         rows.append(dict(method=label, fsc05_envelope=sc["envelope_0.5"],
                          fsc05_whole=sc["whole_0.5"], cc_molecule=sc["cc_molecule"], **sf,
                          seconds=seconds.get(label)))
+    lines = []
     head = ("method", "FSC0.5 env (A)", "FSC0.5 box (A)", "CC mol", "phantom", "displ. wrong",
             "displ. true", "missing CC", "time (s)")
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
+    lines.append(f"Case {case['name']}: box {case['shape']}, voxel {case['voxel']} A, "
+                 f"{mst.atoms_of(st).n} atoms, {args.copies} copies per half map, route "
+                 f"{args.route}.  Command: python benchmarks/model_bench.py "
+                 f"--model {args.model} --resolution {args.resolution} --copies {args.copies}"
+                 f" --route {args.route}\n")
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
     for r in rows:
         t = "" if r["seconds"] is None else f"{r['seconds']:.0f}"
-        print(f"| {r['method']} | {r['fsc05_envelope']:.2f} | {r['fsc05_whole']:.2f} | "
-              f"{r['cc_molecule']:.3f} | {r['phantom']:.2f} | {r['displaced_wrong']:.2f} | "
-              f"{r['displaced_true']:.2f} | {r['missing_cc']:.3f} | {t} |")
+        lines.append(f"| {r['method']} | {r['fsc05_envelope']:.2f} | {r['fsc05_whole']:.2f} | "
+                     f"{r['cc_molecule']:.3f} | {r['phantom']:.2f} | "
+                     f"{r['displaced_wrong']:.2f} | {r['displaced_true']:.2f} | "
+                     f"{r['missing_cc']:.3f} | {t} |")
+    lines.append("")
     for label, e in extra.items():
         ref = [f for i in (1, 2) for f in e["refinement"][i]]
-        print(f"{label}: refinement {e['seconds_refinement']:.0f} s for {len(ref)} copies; "
-              f"mean map CC {np.mean([f['map_correlation'] for f in ref]):.3f}, mean rmsd "
-              f"from start {np.mean([f['rmsd_from_start_A'] for f in ref]):.2f} A; target "
-              f"{e['target']}")
+        fsc05 = ", ".join(f"{k.replace('_', ' ')} {v:.2f} A"
+                          for k, v in e["model_fsc05"].items())
+        lines.append(
+            f"- {label}: refinement {e['seconds_refinement']:.0f} s for {len(ref)} copies "
+            f"({np.mean([f['seconds'] for f in ref]):.1f} s each); mean map CC "
+            f"{np.mean([f['map_correlation'] for f in ref]):.3f}, rmsd from start "
+            f"{np.mean([f['rmsd_from_start_A'] for f in ref]):.2f} A, bond rmsd "
+            f"{np.mean([f['bond_rmsd_A'] for f in ref]):.3f} A; map-model FSC 0.5: {fsc05}")
+    lines.append("")
+    lines.append("phantom, displ. wrong, displ. true: mean density at those atoms in units of "
+                 "the map's rms inside the envelope (0 = average level); missing CC: "
+                 "correlation with the truth within 2.5 A of the missing residues.  Times on "
+                 "a shared 2-core machine (OMP_NUM_THREADS=1).")
+    import resource
+    lines.append(f"Peak resident memory of this whole benchmark process: "
+                 f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB.")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (work / "results.md").write_text(text)
+    if args.save:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"model_bench_{args.model}_{args.route}.md").write_text(text)
     (work / "results.json").write_text(json.dumps(
         dict(rows=rows, extra=extra), indent=1, default=float))
 

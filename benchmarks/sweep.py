@@ -2,8 +2,9 @@
 
     python benchmarks/sweep.py
 
-Runs our method on the quick benchmark's cases (and 5ME2 at 3 A) for each setting and prints
-FSC(map, truth) = 0.5 resolutions, whole box and inside the envelope (lower is better).
+Runs our method on the quick benchmark's stationary-noise cases (and 5ME2 at 3 A) and on two
+reconstruction-like cases for each setting and prints FSC(map, truth) = 0.5 resolutions, whole
+box and inside the envelope (lower is better).
 """
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ SETTINGS = [dict(dm_resolution_ratio=r, cycles=3) for r in (0.6, 0.75, 0.9, 1.0)
 
 
 def main():
-    cases = [make_case("5me2", 3.0), make_case("5me2", 3.5), make_case("1ake", 4.5)]
+    recon = dict(kind="reconstruction")
+    cases = [make_case("5me2", 3.0), make_case("5me2", 3.5), make_case("1ake", 4.5),
+             make_case("5me2", 3.5, **recon), make_case("adk_1ake", 3.5, **recon)]
     cases = [c for c in cases if c is not None]
     header = "| setting | " + " | ".join(f"{c['name']} whole / envelope" for c in cases) + " |"
     lines = [header, "|---" * (len(cases) + 1) + "|"]

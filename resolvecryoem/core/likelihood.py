@@ -37,6 +37,16 @@ class LikelihoodTerms:
 CHUNK_VOXELS = 1 << 18
 
 
+def _inverse_variance(var, n):
+    """1/var of a target: a scalar, or per voxel (flattened) when var is a map."""
+    if np.ndim(var) == 0:
+        return np.float32(1.0 / var)
+    v = np.asarray(var, np.float32).reshape(-1)
+    if v.size != n:
+        raise ValueError(f"target variance of {v.size} voxels for a map of {n}")
+    return np.float32(1.0) / v
+
+
 def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHistogram,
                      molecule: DensityHistogram, target=None, with_g: bool = True
                      ) -> LikelihoodTerms:
@@ -44,13 +54,14 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
     not log-concave, and a positive curvature would turn the Newton step uphill).
 
     ``target`` (optional): (tau, var) a target map and its error variance, e.g. the average
-    of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.
+    of the symmetry copies; adds P_M(x) ln N(rho; tau, var) in the molecule region.  ``var``
+    may be a map (a model target: var / P_model, huge where the target does not apply).
     ``with_g=False`` skips g itself (the Newton step needs only g' and <g''>; ``g`` is None).
     Evaluated in pieces of CHUNK_VOXELS voxels; the result does not depend on the piece size.
     """
     rho_f, w_f = rho.reshape(-1), p_molecule.reshape(-1)
     tau_f, inv_var = (None, None) if target is None else (
-        target[0].reshape(-1), np.float32(1.0 / target[1]))
+        target[0].reshape(-1), _inverse_variance(target[1], rho_f.size))
     shared = np.array_equal(solvent.centres, molecule.centres)
     ts, tm = solvent.tables(), molecule.tables()
     g1_out = np.empty(rho_f.size, np.float32)
@@ -70,11 +81,12 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
         if with_g:
             g = np.log(den)
         if target is not None:
-            d = (r - tau_f[sl]) * inv_var
+            iv = inv_var if np.ndim(inv_var) == 0 else inv_var[sl]
+            d = (r - tau_f[sl]) * iv
             if with_g:
                 g -= w * (r - tau_f[sl]) * d * np.float32(0.5)
             g1 -= w * d
-            g2 -= w * inv_var
+            g2 -= w * iv
         g1_out[sl] = g1
         if with_g:
             g_out[sl] = g
@@ -108,7 +120,7 @@ def gradient(rho: np.ndarray, terms: LikelihoodTerms, threads: int = 1) -> np.nd
 
 def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
                 solvent: DensityHistogram, molecule: DensityHistogram, keep: np.ndarray,
-                threads: int = 1, target=None):
+                threads: int = 1, target=None, noise_scale=None):
     """Map-likelihood coefficients of one half map.
 
     ``F`` is rfftn(rho) (passed in, not recomputed); ``keep`` (half-spectrum shape, 0..1) limits
@@ -116,9 +128,21 @@ def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
     estimates beyond the density-modification resolution are not trusted.  Returns
     (F_ML, terms); outside ``keep`` F_ML is 0 (no map-phasing information there).
     ``target``: see :func:`likelihood_terms` (symmetry averaging).
+    ``noise_scale`` (optional map s(x), :func:`masking.noise_scale`): the noise is not
+    stationary; the likelihood is that of the normalised map rho_w = mu + (rho - mu) / s
+    (mu the solvent mean; histograms made from the normalised full map), whose Newton step
+    rho_w - g'(rho_w) / <g''> maps back to rho - s g'(rho_w) / <g''>: solvent flipping
+    everywhere, whatever the local noise level.
     """
+    if noise_scale is not None:
+        mu = np.float32(solvent.mean())
+        inv = np.float32(1.0) / noise_scale
+        rho = mu + (rho - mu) * inv
+        if target is not None:
+            tau, var = target
+            target = (mu + (tau - mu) * inv, np.float32(var) * inv * inv)
     terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False)
-    step = rfft(terms.g1, threads)
+    step = rfft(terms.g1 if noise_scale is None else terms.g1 * noise_scale, threads)
     terms.g1 = None  # transformed; not kept alive beside the spectra
     # In place: F_ML = (F + step) keep without two more spectrum-sized temporaries.
     step *= np.float32(-1.0 / terms.curvature)

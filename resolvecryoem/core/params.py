@@ -180,6 +180,11 @@ class DensityModificationParams:
                "box) and -0.04 A (inside), i.e. slightly better.")
     blur_by_resolution: bool = _p(
         False, "Blur the final map slightly, by B = 2 x resolution A^2.")
+    final_solvent_flattening: bool = _p(
+        True, "Set the solvent of the final map to its mean outside a soft mask (the "
+              "molecule region dilated by about 2.5 x resolution). Off: the solvent keeps the "
+              "part of the original maps' noise that the recombination passes on. The "
+              "density-modified half maps are flattened with the same mask.")
 
     # --- models ------------------------------------------------------------------------------
     density_modify_with_model: bool = _p(

@@ -31,7 +31,8 @@ from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import DensityHistogram, density_histograms, flat_histogram
 from .likelihood import map_phasing, r_value
-from .masking import local_rms, mask_from_file, probabilistic_mask
+from .masking import (final_solvent_mask, flatten_solvent, local_rms, mask_from_file,
+                      noise_scale, normalise_noise, probabilistic_mask, signal_estimate)
 from .params import DM_RATIO_RANGE, DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
@@ -140,11 +141,14 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     keep = lowpass(shells, res["dm_resolution"])
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
-    solvent_h, molecule_h = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl)
+    independence = _independence_step(O1, O2, b1, b2, p_molecule, shells, res["used"],
+                                      params.threads, rl)
+    solvent_h, molecule_h, s_noise = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule,
+                                                     res["used"], params.threads, rl)
     del rho_full, keep
     with rl.step("saving state"):
         arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=res.pop("half_fsc"),
-                      sharpen_scale=scale, hist_centres=solvent_h.centres,
+                      sharpen_scale=scale, noise_scale=s_noise, hist_centres=solvent_h.centres,
                       hist_solvent=solvent_h.density, hist_molecule=molecule_h.density)
         if O_full is not None:
             arrays["O_full"] = O_full
@@ -153,8 +157,6 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         for k, v in arrays.items():
             np.save(state / f"{k}.npy", v)
         del arrays, O1, O2, O_full
-    # After the spectra are saved and let go: its two transforms then fit beside the rest.
-    independence = _independence_step(b1, b2, p_molecule, shells, params.threads, rl)
     inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
               "full_map": full_map, "mask": mask}
     info, box_volume = maps.info, maps.info.box_volume_A3
@@ -336,7 +338,8 @@ def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
         rms_avg = shell_rms(avg_F * aniso, shells)
         del avg_F
         scale = half_map_sharpening_scale(rms_avg, shells, res["b_iso"], res["used"],
-                                          params.density_modify_unsharpened_maps)
+                                          params.density_modify_unsharpened_maps,
+                                          res["half_fsc"])
         S = shells.expand(scale) * aniso
         O1 = (F1 * S).astype(np.complex64)
         O2 = (F2 * S).astype(np.complex64)
@@ -365,7 +368,8 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
             p_molecule = mask_from_file(mb, shells, resolution, threads)
             rl("molecule region from the mask file")
         else:
-            lrms = local_rms(rho_full, shells, MASK_RADIUS_RATIO * resolution, threads)
+            lrms = local_rms(signal_estimate(0.5 * (O1 + O2), res["half_fsc"], shells, threads),
+                             shells, MASK_RADIUS_RATIO * resolution, threads)
             p_molecule = probabilistic_mask(lrms, f_boxed)
             rl(f"probabilistic molecule mask from local rms (radius "
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
@@ -378,14 +382,17 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
 SHARED_NOISE_WARN, SHARED_NOISE_REFUSE = 0.05, 0.9
 
 
-def _independence_step(b1, b2, p_molecule, shells, threads, rl):
+def _independence_step(F1, F2, b1, b2, p_molecule, shells, resolution, threads, rl):
     with rl.step("independence of the half maps"):
-        shared, sigma = shared_noise(b1, b2, p_molecule, shells, threads)
-        rl(f"half-map FSC in the solvent, outer third of the shells: {shared:.3f} "
-           f"(independent half maps: 0 +- {sigma:.3f})")
-        what = (f"the half maps are not independent: in the solvent, where they hold only "
-                f"noise, their FSC over the outer third of the shells is {shared:.2f} "
-                f"(independent half maps give 0 +- {sigma:.3f})")
+        e = shared_noise(F1, F2, b1, b2, p_molecule, shells, resolution, threads)
+        shared, sigma = e["shared"], e["sigma"]
+        rl(f"half-map FSC over the outer third of the shells: {e['solvent']:.3f} in the "
+           f"solvent far from the molecule, {e['whole']:.3f} over the whole box "
+           f"(independent half maps: 0 +- {sigma:.3f} for both)")
+        what = (f"the half maps are not independent: over the outer third of the shells, "
+                f"where they hold mostly noise, their FSC is {e['whole']:.2f} over the box and "
+                f"{e['solvent']:.2f} in the solvent far from the molecule (independent half "
+                f"maps give 0 +- {sigma:.3f})")
         if shared > SHARED_NOISE_REFUSE:
             raise InputError(f"{what}; they are (nearly) the same map. Give the two half maps "
                              f"of a refinement, each reconstructed from its own half of the "
@@ -395,38 +402,53 @@ def _independence_step(b1, b2, p_molecule, shells, threads, rl):
             rl.warn(f"{what}. Shared noise counts as signal: every resolution estimate here "
                     f"(before and after) is too optimistic. Were they made from overlapping "
                     f"particle sets, or are they outputs of another density modification?")
-    return {"solvent_fsc_outer_shells": shared, "sigma": sigma, "independent": independent,
-            "explanation": what}
+    return dict(e, independent=independent, explanation=what)
 
 
-def shared_noise(b1, b2, p_molecule, shells: Shells, threads: int = 1) -> tuple:
-    """(mean FSC of the half maps in the solvent over the outer third of the shells, its
-    sigma).  Independent half maps hold no common signal there; shared noise shows."""
-    w = (1.0 - p_molecule).astype(np.float32, copy=False)
-    F1 = rfft(b1 * w, threads)
-    F2 = rfft(b2 * w, threads)
-    del w
-    c = fsc(F1, F2, shells)
+def shared_noise(F1, F2, b1, b2, p_molecule, shells: Shells, resolution_A: float,
+                 threads: int = 1) -> dict:
+    """Evidence of noise shared by the half maps, over the outer third of the shells: their
+    FSC in the solvent far from the molecule ("solvent") and over the whole box ("whole"),
+    and ``shared`` = the smaller of the two (sigma: 1/sqrt(N/2) of those shells).
+
+    Shared noise raises both.  Either alone misleads: a map whose signal reaches Nyquist has
+    a high whole-box FSC there; where the solvent is quiet (reconstructions) a tiny common
+    artefact gives a high solvent FSC (0.30 on a reconstruction-like case with independent
+    halves, whose whole-box FSC there was 0.01).  Far from the molecule: outside its region
+    dilated by about 2.5 x resolution (masking.final_solvent_mask)."""
     outer = shells.s >= shells.s[-1] * (2.0 / 3.0)
     n = shells.count[outer]
-    return float(np.sum(c[outer] * n) / n.sum()), float(1.0 / np.sqrt(n.sum() / 2.0))
+    mean_outer = lambda c: float(np.sum(c[outer] * n) / n.sum())  # noqa: E731
+    sigma = float(1.0 / np.sqrt(n.sum() / 2.0))
+    whole = mean_outer(fsc(F1, F2, shells))
+    w = (1.0 - final_solvent_mask(p_molecule, shells, resolution_A, threads)).astype(np.float32)
+    if float(w.sum()) < 0.01 * w.size:  # no solvent far from the molecule
+        return {"solvent": float("nan"), "whole": whole, "shared": whole, "sigma": sigma}
+    solvent = mean_outer(fsc(rfft(b1 * w, threads), rfft(b2 * w, threads), shells))
+    return {"solvent": solvent, "whole": whole, "shared": min(solvent, whole), "sigma": sigma}
 
 
-def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, rl) -> tuple:
+def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, resolution, threads,
+                    rl) -> tuple:
+    """(solvent and molecule histograms, local noise scale s(x)) (ALGORITHM.md section 4)."""
     with rl.step("density histograms"):
         # Noise of one half map, filtered like the maps used in density modification:
-        # var(rho1 - rho2) = 2 sigma_half^2 (Parseval on the half spectrum).
-        diff = O1 - O2
-        diff *= keep
-        n = float(np.prod(shells.shape))
-        var_half = 0.5 * float(shells.sum_products(diff)[1:].sum()) / n ** 2
+        # var(rho1 - rho2) = 2 sigma_half^2; the noise is not stationary, so the maps are
+        # normalised by its local level s(x) (1 in the molecule) and so is everything below.
+        diff = irfft((O1 - O2) * keep, shells.shape, threads)
+        s_noise = noise_scale(diff, p_molecule, shells, MASK_RADIUS_RATIO * resolution,
+                              threads)
+        diff /= s_noise
+        var_half = 0.5 * float(np.mean(diff * diff, dtype=np.float64))
         del diff
-        solvent_h, molecule_h = density_histograms(rho_full, p_molecule,
-                                                   np.sqrt(0.5 * var_half))
+        w_s = 1.0 - p_molecule
+        mu = float(np.sum(w_s * rho_full, dtype=np.float64) / max(np.sum(w_s), 1e-30))
+        solvent_h, molecule_h = density_histograms(normalise_noise(rho_full, s_noise, mu),
+                                                   p_molecule, np.sqrt(0.5 * var_half))
         rl(f"solvent histogram mean {solvent_h.mean():.3g} sd "
            f"{np.sqrt(solvent_h.variance()):.3g}; molecule mean {molecule_h.mean():.3g} sd "
            f"{np.sqrt(molecule_h.variance()):.3g}; half-map noise sd {np.sqrt(var_half):.3g}")
-    return solvent_h, molecule_h
+    return solvent_h, molecule_h, s_noise
 
 
 def _symmetry_operators(meta, params) -> list:
@@ -498,6 +520,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     O_i = np.load(state / f"O{which}.npy")
     O_j = np.load(state / f"O{3 - which}.npy")
     p_molecule = np.load(state / "p_molecule.npy")
+    s_noise = np.load(state / "noise_scale.npy")
     solvent = DensityHistogram(np.load(state / "hist_centres.npy"),
                                np.load(state / "hist_solvent.npy"))
     molecule = DensityHistogram(solvent.centres, np.load(state / "hist_molecule.npy"))
@@ -523,7 +546,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
                                               start_boxed) if ops else None
             D = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
-                            target=target)[0]
+                            target=target, noise_scale=s_noise)[0]
             del target, rho
             r = r_value(O_i, D, r_select)
             r_values.append(r)
@@ -1071,6 +1094,13 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
         if box:
             big_shells = Shells.for_box(h[0].shape, info.voxel_size)
             spectra = {"avg": rfft(0.5 * (h[0] + h[1]), threads)}
+        flat = None
+        if st.params.final_solvent_flattening:
+            m = final_solvent_mask(st.load("p_molecule"), shells, st.resolution, threads)
+            flat = boxing.paste(m, np.zeros(h[0].shape, np.float32), box) if box else m
+            rl(f"solvent of the final maps flattened outside a soft mask (molecule region "
+               f"dilated by about {2.5 * st.resolution:.1f} A; {m.mean():.2f} of the analysed "
+               f"box), the same for both half maps")
         for name in names:
             boxed_map = maps[name]
             if box:
@@ -1080,9 +1110,13 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
                 ti = np.interp(big_shells.s_grid, shells.s, t).astype(np.float32)
                 full_map = boxing.paste(boxed_map, irfft(spectra[which] * ti, h[0].shape,
                                                          threads), box)
-                written[name] = boxing.cut(full_map, box)
             else:
-                full_map = written[name] = boxed_map
+                full_map = boxed_map
+            if flat is not None and name != "initial_map":
+                # The same mask for both halves and their average: still a map of each
+                # half's own data, and the delivered map is still their average.
+                full_map = flatten_solvent(full_map, flat)
+            written[name] = boxing.cut(full_map, box) if box else full_map
             key = (rename or {}).get(name, name)
             tmp[key] = st.dir / ("out_" + OUTPUTS[key])
             mapio.write_map(tmp[key], full_map.astype(np.float32), info)

@@ -27,7 +27,7 @@ LABELS = {
     "spectral_scaling": "Scale to a macromolecule's spectrum?",
     "local_sharpening": "Local sharpening (writes a local resolution map)?",
     "blur_by_resolution": "Blur by 2 x resolution (A^2)?",
-    "density_modify_with_model": "Automatically built models (not available yet)",
+    "density_modify_with_model": "Automatically built models (without an atomic model)?",
 }
 
 # Expert groups of the 'Density modification' section, in form order.

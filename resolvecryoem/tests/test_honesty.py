@@ -182,3 +182,16 @@ def test_compare_score_of_a_map_does_not_depend_on_its_partner(case, tmp_path):
                       model=bundled_model())["map_model_resolution_a_envelope"]
               for i, p in enumerate((case.half_map_1, case.truth, 3 * case.half_map_2))}
     assert len(scores) == 1, scores
+
+
+def test_readme_keyword_table_quotes_the_help_texts():
+    """The README's keyword table says what --help says (figures in help texts included)."""
+    import re
+    from pathlib import Path
+    from resolvecryoem.core.params import param_fields
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    helps = {f.name: f.metadata["help"] for f in param_fields()}
+    rows = re.findall(r"^\| `(\w+)` \| `--[^|]*\|[^|]*\|[^|]*\| (.*) \|$", readme, re.M)
+    assert {n for n, _ in rows} == set(helps)
+    for name, text in rows:
+        assert text == helps[name], name

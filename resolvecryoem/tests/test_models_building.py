@@ -91,6 +91,10 @@ def test_deterministic_for_a_seed_and_bounded_by_the_sequence(adk_3A, adk_build)
     st, fig = build_model(avg, voxel, start, 3.0, n_residues_max=214, seed=0)
     xyz = np.vstack(ca_chains(st))
     np.testing.assert_array_equal(xyz, np.vstack(ca_chains(adk_build[0])))
+    # Another seed samples other directions: another model, as good.
+    st1, _ = build_model(avg, voxel, start, 3.0, n_residues_max=214, seed=1)
+    assert not np.array_equal(np.vstack(ca_chains(st1))[:20], xyz[:20])
+    assert compare_ca(st1, adk_3A[3])["within_3A"] >= 0.8
     st50, fig50 = build_model(avg, voxel, start, 3.0, n_residues_max=50, seed=0)
     assert fig50["residues"] <= 50
     assert sum(len(c) for c in ca_chains(st50)) == fig50["residues"]
@@ -110,6 +114,9 @@ def test_pure_noise_builds_little():
     noise = ndimage.gaussian_filter(rng.standard_normal((48, 48, 48)), 1.0).astype(np.float32)
     st, fig = build_model(noise, 1.0, (0, 0, 0), 3.0, seed=0)
     assert fig["residues"] <= 10, fig
+    # A residue count does not make it trace noise either.
+    st, fig = build_model(noise, 1.0, (0, 0, 0), 3.0, n_residues_max=100, seed=0)
+    assert fig["residues"] <= 10 and fig["pseudo_atoms"] <= 20, fig
 
 
 def test_non_cubic_box_with_unequal_voxels():

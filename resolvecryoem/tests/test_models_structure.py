@@ -83,6 +83,17 @@ def test_load_model_expands_and_checks(tmp_path):
     mst.write_structure(st, p)
     m = stage.load_model(p, 0.5 * (h1 + h2), voxel, start, RESOLUTION)
     assert m.atoms.n == atoms.n and m.warnings == []
+    ops = operators_about(point_group("C2"), start[::-1] + 0.5 * BOX * VOXEL)
+    assert stage.load_model(p, 0.5 * (h1 + h2), voxel, start, RESOLUTION,
+                            operators=ops).atoms.n == 2 * atoms.n
+    # A later step reloads the checked model without a map.
+    again = stage.load_model(p, None, voxel, start, RESOLUTION)
+    assert np.array_equal(again.atoms.xyz, m.atoms.xyz)
+    # A model far off the map is refused, naming the file.
+    far = tmp_path / "far.cif"
+    mst.write_structure(mst.with_coordinates(st, atoms.xyz + 300.0), far)
+    with pytest.raises(InputError, match="far.cif"):
+        stage.load_model(far, 0.5 * (h1 + h2), voxel, start, RESOLUTION)
 
 
 def test_model_larger_than_the_map_says_so():

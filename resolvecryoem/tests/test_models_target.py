@@ -72,3 +72,30 @@ def test_target_confidence_drops_where_models_and_map_disagree():
                                                             np.median(at[~sel]))
     # The likelihood form: var / P_model is huge where the target does not apply.
     assert np.all(t.var[t.p_model == 0] > 1e3 * t.var_shells)
+
+
+def test_map_model_fsc_of_half_1_models_against_each_half():
+    m, copies, shells, truth, h1, h2, voxel, start = _setup()
+    own, d_own = stage.model_map_fsc(m, copies, rfft(h1), h1.shape, voxel, start)
+    other, d_other = stage.model_map_fsc(m, copies, rfft(h2), h1.shape, voxel, start)
+    assert np.all(np.abs(own) <= 1) and 2.0 < d_other < 8.0
+    # The models were refined against half 1: they agree with it at least as well.
+    assert np.mean(own[1:]) >= np.mean(other[1:]) - 0.01
+
+
+def test_the_target_with_a_variance_map_enters_map_phasing():
+    from resolvecryoem.core.histograms import DensityHistogram
+    from resolvecryoem.core.likelihood import likelihood_terms
+    m, copies, shells, truth, h1, h2, voxel, start = _setup(n_copies=3)
+    t, _ = stage.composite_target(m, copies, h1, rfft(h1), rfft(h2), 1, voxel, start,
+                                  RESOLUTION)
+    centres = np.linspace(-10, 10, 512)
+    flat = DensityHistogram(centres, np.full(512, 1 / 20.0))
+    pm = np.ones(h1.shape, np.float32)
+    base = likelihood_terms(h1, pm, flat, flat)
+    with_t = likelihood_terms(h1, pm, flat, flat, target=(t.tau, t.var))
+    # With flat histograms g' is the target's alone, -(rho - tau) / var: nil where it is off.
+    expect = base.g1 - (h1 - t.tau) / t.var
+    assert np.allclose(with_t.g1, expect, rtol=1e-4, atol=1e-6)
+    off = t.p_model == 0
+    assert np.abs(with_t.g1[off]).max() < 1e-3 * np.abs(with_t.g1[~off]).max()

@@ -237,6 +237,12 @@ class TestResolveCryoEMProtocol(BaseTest):
         with open(prot._getExtraPath("resolvecryoem", "results.json")) as fh:
             results = json.load(fh)
         self.assertEqual(len(results["model"]["refinement"]["half_map_1"]), 8)
+        # the ChimeraX script overlays the composite model the run built on
+        from resolvecryoem.viewers import ResolveCryoEMViewer
+        paths = ResolveCryoEMViewer(project=self.proj, protocol=prot).savePlots(
+            prot._getExtraPath("plots"))
+        cxc = open(next(p for p in paths if p.endswith(".cxc"))).read()
+        self.assertIn(os.path.basename(prot.outputModel.getFileName()), cxc)
 
     def test_half_map_checks_before_the_run(self):
         p = self.case.paths

@@ -101,16 +101,16 @@ def project():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(proj, imp, seq, queue, timeout_s=900):
-    """Launch the protocol (locally, or through the queue with QUEUE_FOR_JOBS = queue) and
-    wait for it to end."""
+def _run(proj, imp, seq, queue, timeout_s=900, protocol=None):
+    """Launch the protocol (locally, or through the queue with QUEUE_FOR_JOBS = queue; or
+    the given protocol as it is set) and wait for it to end."""
     from resolvecryoem.protocols import ProtResolveCryoEM
-    prot = proj.newProtocol(ProtResolveCryoEM, inputVolume=imp.outputVolume,
-                            inputSequence=seq.outputSequence)
+    prot = protocol or proj.newProtocol(ProtResolveCryoEM, inputVolume=imp.outputVolume,
+                                        inputSequence=seq.outputSequence)
     if queue is not None:
         prot._useQueue.set(True)
         prot._queueParams.set(json.dumps(["main", {"QUEUE_FOR_JOBS": queue}]))
-    proj.launchProtocol(prot, wait=queue is None)
+    proj.launchProtocol(prot, wait=queue is None and protocol is None)
     end = time.time() + timeout_s
     from pyworkflow.protocol import getProtocolFromDb
     while True:
@@ -231,3 +231,34 @@ def test_stopping_the_protocol_cancels_its_step_jobs(project):
         fh.seek(offset)
         log = fh.read()
     assert any(f"REQUEST_KILL_JOB JobId={j} " in log for j in running), (running, log)
+
+
+def test_a_failing_step_job_fails_the_protocol_with_its_error(project):
+    """A half map cut short passes the header checks; its prepare job fails on the node and
+    the job's error text reaches the protocol's message and log."""
+    proj, imp, seq, _ = project
+    from pwem.protocols import ProtImportVolumes
+    from resolvecryoem.protocols import ProtResolveCryoEM
+    src = imp.outputVolume.getHalfMaps(asList=True)
+    folder = tempfile.mkdtemp(prefix="resolvecryoem-slurm-cut-")
+    bad = os.path.join(folder, "cut_half_map_1.mrc")
+    data = open(os.path.join(proj.path, src[0].split(":")[0]), "rb").read()
+    with open(bad, "wb") as fh:
+        fh.write(data[: len(data) // 2])
+    cut = proj.newProtocol(ProtImportVolumes,
+                           filesPath=os.path.join(proj.path, src[1].split(":")[0]),
+                           samplingRate=imp.outputVolume.getSamplingRate(), setHalfMaps=True,
+                           half1map=bad, half2map=os.path.join(proj.path, src[1].split(":")[0]))
+    proj.launchProtocol(cut, wait=True)
+    prot = proj.newProtocol(ProtResolveCryoEM, inputVolume=cut.outputVolume,
+                            inputSequence=seq.outputSequence)
+    prot._useQueue.set(True)
+    prot._queueParams.set(json.dumps(["main", {"QUEUE_FOR_JOBS": "Y"}]))
+    with pytest.raises(AssertionError) as failure:
+        _run(proj, imp, seq, queue=None, protocol=prot)
+    message = str(failure.value)
+    assert "stage 'prepare' failed" in message and "cut_half_map_1.mrc" in message, message
+    assert len(_job_scripts(prot)) == 1  # the job ran on the queue
+    log = "".join(open(f).read() for f in prot.getLogPaths() if os.path.exists(f))
+    assert "resolvecryoem: error:" in log
+    shutil.rmtree(folder, ignore_errors=True)

@@ -230,7 +230,9 @@ class ResolveCryoEMViewer(ProtocolViewer):
     def _writeChimera(self, path):
         maps = [self._out("initial_map"), self._out("denmod_map")]
         volume = self.protocol.getResults()["molecular_volume_A3"]
-        model = self.protocol.inputModel.get()
+        # The model the run built on (the composite of the refined copies) when there is
+        # one, else the input model.
+        model = getattr(self.protocol, "outputModel", None) or self.protocol.inputModel.get()
         local = self._out("local_resolution")
         return chimerax_script(path, maps, mapio.read_map(maps[1], header_only=True)[1],
                                levels=[contour_level(m, volume) for m in maps],

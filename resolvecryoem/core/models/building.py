@@ -34,12 +34,12 @@ ATOMS_PER_A3 = 1.0 / 17.0        # non-hydrogen atoms per A^3 of protein
 _EDGE_MARGIN_A = 3.0             # C-alpha this far inside the box keeps all atoms inside
 _EXCLUDE_A = 3.4                 # closest approach of a new C-alpha to any placed one
 _MIN_ANGLE, _MAX_ANGLE = 78.0, 150.0   # virtual C-alpha angle range (helix 91, strand 119)
-_PRIOR_WEIGHT = 0.0              # weight of the virtual-geometry prior (0: measured no gain)
 _LOOKAHEAD = 6                   # coarse candidates examined one step further
 _CORE_FRACTION = 0.3             # main-chain segments stay inside this fraction of the
                                  # molecular volume (its densest part)
 _ORIENT_ATOMS = ("O", "CB")        # direction score: density at these atoms
 _ORIENT_SIDE = 1                 # ... plus at 2.5 A along CA -> CB (0: without)
+_NOISE_FLOOR = 4.0               # chain and pseudo-atoms only above this (noise sigmas)
 _HELICES = 1                     # replace helical / extended stretches by ideal ones
 _SEGMENT_FRACTIONS = np.array([0.2, 0.35, 0.5, 0.65, 0.8, 1.0])
 
@@ -139,12 +139,10 @@ def _segment_scores(m: _Map, start, ends, floor):
 
 
 class _Tracer:
-    def __init__(self, m: _Map, floor, scale, n_dirs=700, seed=0, prior_weight=None,
-                 lookahead=None):
+    def __init__(self, m: _Map, floor, scale, n_dirs=700, seed=0, lookahead=None):
         self.m = m
         self.floor = floor
         self.scale = max(abs(scale), 1e-6)
-        self.prior_weight = _PRIOR_WEIGHT if prior_weight is None else prior_weight
         self.lookahead = _LOOKAHEAD if lookahead is None else lookahead
         rng = np.random.default_rng(seed)
         # A random rotation of the direction set: the seed changes the sampling, not the logic.
@@ -169,8 +167,9 @@ class _Tracer:
 
     def _scored(self, path, excl, dirs):
         """Candidates 3.8 A on from path[-1] along ``dirs`` and their scores (density along
-        the segment over the molecule level, plus the weighted log prior of the virtual
-        C-alpha angle and dihedral); only allowed candidates are returned."""
+        the segment over the molecule level); only allowed candidates are returned.  (A
+        log prior on the virtual C-alpha angle and dihedral, favouring helix and strand
+        values, was measured: no gain.)"""
         cur = path[-1]
         cand = cur + ideal.CA_CA * dirs
         score = _segment_scores(self.m, cur, cand, self.floor)
@@ -189,11 +188,7 @@ class _Tracer:
             d2 = ((cand[idx][:, None] - tr[None]) ** 2).sum(-1).min(1)
             free &= d2 >= _EXCLUDE_A ** 2
         idx = idx[free]
-        total = score[idx] / self.scale
-        if len(path) >= 3 and self.prior_weight:
-            total = total + self.prior_weight * virtual_prior(
-                path[-3], path[-2], cur, cand[idx], ang[idx])
-        return cand[idx], total
+        return cand[idx], score[idx] / self.scale
 
     def step(self, path, excl):
         """Best next C-alpha 3.8 A from path[-1] (None where the chain ends): the coarse
@@ -233,25 +228,6 @@ class _Tracer:
                 break
             bwd.append(nxt)
         return np.array(bwd[:1:-1] + fwd)
-
-
-def virtual_prior(p0, p1, p2, cand, angle_deg):
-    """Log prior (max 0) of the virtual C-alpha angle at p2 and dihedral p0-p1-p2-cand:
-    helix (91, 50 deg), strand (120, -170 deg) or anything else (a flat floor).  Values from
-    the known C-alpha virtual-bond statistics (e.g. Levitt 1976, J. Mol. Biol. 104, 59)."""
-    b1, b2, b3 = p1 - p0, p2 - p1, cand - p2
-    n1 = np.cross(b1, b2)
-    n2 = np.cross(b2, b3)
-    m1 = np.cross(n1, b2 / np.linalg.norm(b2))
-    tau = -np.degrees(np.arctan2(n2 @ m1, n2 @ n1))
-    def g(x, mu, sd, wrap=False):
-        d = x - mu
-        if wrap:
-            d = (d + 180.0) % 360.0 - 180.0
-        return np.exp(-0.5 * (d / sd) ** 2)
-    helix = g(angle_deg, 91.0, 6.0) * g(tau, 50.0, 15.0, True)
-    strand = g(angle_deg, 120.0, 12.0) * g(tau, -170.0, 30.0, True)
-    return np.log(0.4 * helix + 0.4 * strand + 0.02) - np.log(0.42)
 
 
 def _rotation_to(d):
@@ -377,14 +353,16 @@ def _structure(chains_xyz, pseudo_zyx) -> gemmi.Structure:
 
 
 def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=None,
-                seed=0, pseudo_atoms=True, min_fragment=4):
+                seed=0, pseudo_atoms=True, min_fragment=6):
     """(structure, figures): a poly-alanine model traced into the map, plus pseudo-atoms.
 
     ``map_array`` (z, y, x), ``voxel_size_A`` scalar or (vz, vy, vx), ``origin_A`` (z, y, x)
     coordinate of voxel [0, 0, 0].  ``n_residues_max`` (from the sequence: residues per copy
     times copies) bounds the residues built and sets the molecule threshold; without it the
     builder builds what the density supports (:func:`supported_residues`).  Fragments
-    shorter than ``min_fragment`` residues are dropped.  Deterministic for a ``seed``.
+    shorter than ``min_fragment`` residues are dropped.  Chain and pseudo-atoms go only on
+    density above 4 noise sigmas, so a residue count alone never makes it build on noise.
+    Deterministic for a ``seed``; other seeds sample other directions (other models).
 
     figures: residues (traced), helix_residues and strand_residues (made ideal), fragments,
     pseudo_atoms, threshold_sigma (molecule level in noise sigmas), residue_target (the bound
@@ -397,11 +375,14 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     n_target = int(n_residues_max) if n_residues_max else supported_residues(z_map, voxel)
     if n_target < min_fragment:
         return _structure([], np.empty((0, 3))), {
-            "residues": 0, "fragments": 0, "pseudo_atoms": 0, "threshold_sigma": None,
-            "residue_target": n_target, "seconds": round(time.perf_counter() - t0, 2)}
+            "residues": 0, "helix_residues": 0, "strand_residues": 0, "fragments": 0,
+            "pseudo_atoms": 0, "threshold_sigma": None, "residue_target": n_target,
+            "seconds": round(time.perf_counter() - t0, 2)}
     level = molecule_threshold(z_map, voxel, n_target)
     m = _Map(z_map, voxel, origin)
-    floor = molecule_threshold(z_map, voxel, _CORE_FRACTION * n_target)
+    # Never below a height noise seldom reaches, so that a residue count alone cannot make
+    # the builder trace noise.
+    floor = max(molecule_threshold(z_map, voxel, _CORE_FRACTION * n_target), _NOISE_FLOOR)
     tracer = _Tracer(m, floor=floor, scale=level, seed=seed)
     budget = n_target
     chains = []
@@ -416,9 +397,10 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
             continue
         if _HELICES:
             reg, n_h, n_s = secondary.regularise(ca[:, ::-1])
-            ca = reg[:, ::-1]
-            n_helix += n_h
-            n_strand += n_s
+            if m.inside(reg[:, ::-1]).all():   # else keep the trace: atoms stay in the box
+                ca = reg[:, ::-1]
+                n_helix += n_h
+                n_strand += n_s
         tracer.add(ca)
         chains.append(_orient(m, ca))
         n_built += len(ca)
@@ -427,7 +409,7 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     pseudo = np.empty((0, 3))
     if pseudo_atoms:
         n_max = n_target * A3_PER_RESIDUE * ATOMS_PER_A3 - len(built)
-        pseudo = _pseudo_atoms(z_map, voxel, origin, level, built, n_max)
+        pseudo = _pseudo_atoms(z_map, voxel, origin, max(level, _NOISE_FLOOR), built, n_max)
     st = _structure(chains, pseudo)
     figures = {"residues": int(n_built), "helix_residues": int(n_helix),
                "strand_residues": int(n_strand),

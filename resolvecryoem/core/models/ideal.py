@@ -34,11 +34,6 @@ HELIX_PHI_PSI = (-57.8, -47.0)   # right-handed alpha helix
 STRAND_PHI_PSI = (-119.0, 113.0)  # beta strand
 OMEGA = 180.0
 
-# Regular C-alpha traces (rise per residue and turn per residue).
-HELIX_RISE_A = 1.5
-HELIX_TURN_DEG = 100.0
-HELIX_CA_RADIUS_A = 2.3
-
 
 def place(a, b, c, bond, angle_deg, torsion_deg):
     """Position d with |cd| = bond, angle bcd and torsion abcd (NeRF), vectorised over rows."""
@@ -187,11 +182,3 @@ def main_chain_from_ca(ca) -> dict:
     N = pep["N"][:-1]
     C, O = pep["C"][1:], pep["O"][1:]
     return {"N": N, "CA": ca, "C": C, "O": O, "CB": cb_position(N, ca, C)}
-
-
-def ideal_helix_ca(n_res: int) -> np.ndarray:
-    """C-alpha trace of an ideal right-handed alpha helix along +z, (n_res, 3) A."""
-    k = np.arange(n_res)
-    t = np.radians(HELIX_TURN_DEG) * k
-    return np.stack([HELIX_CA_RADIUS_A * np.cos(t), HELIX_CA_RADIUS_A * np.sin(t),
-                     HELIX_RISE_A * k], axis=1)

@@ -33,6 +33,8 @@ from .structure import Atoms, fit_correlation
 # (1/e^{0.5} at s = 1/resolution for ratio 2).
 BLUR_RATIO = 2.0
 W_GEO = 0.3
+# Spline order of the map interpolation (value and gradient maps alike).
+SPLINE_ORDER = 2
 
 
 @dataclass
@@ -52,7 +54,7 @@ class RefinementMap:
 
     def sample(self, xyz: np.ndarray, which=(0, 1, 2, 3)) -> list:
         idx = self.indices(xyz)
-        return [ndimage.map_coordinates(self.coeffs[k], idx, order=3, mode="nearest",
+        return [ndimage.map_coordinates(self.coeffs[k], idx, order=SPLINE_ORDER, mode="nearest",
                                         prefilter=False) for k in which]
 
 
@@ -72,8 +74,8 @@ def prepare_map(rho: np.ndarray, voxel_size, start_A, resolution_A: float,
     F *= scale
     two_pi_i = np.complex64(2j * np.pi)
     maps = [m * scale] + [irfft(F * (two_pi_i * f), shape, threads) for f in (fx, fy, fz)]
-    coeffs = [ndimage.spline_filter(a, order=3, mode="nearest").astype(np.float32)
-              for a in maps]
+    coeffs = [ndimage.spline_filter(a, order=SPLINE_ORDER, mode="nearest").astype(np.float32)
+              if SPLINE_ORDER > 1 else a for a in maps]
     return RefinementMap(coeffs, voxel, np.asarray(start_A, np.float64), shape, B)
 
 

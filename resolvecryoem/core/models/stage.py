@@ -15,8 +15,20 @@ Units of work, each independent and serialisable:
    in the four-map recombination (pipeline ``finish``), whose weights, estimated against the
    other ORIGINAL half map, decide how far it is trusted.  :func:`composite_target` gives the
    target alone, also in the form likelihood.map_phasing(target=(tau, var)) accepts.
-4. :func:`composite_model` - one model summarising all copies (mean coordinates, per-atom B
+4. :func:`model_map_fsc` - map-model FSC of a half's models against a map (the other
+   original half map for the honest figure).
+5. :func:`composite_model` - one model summarising all copies (mean coordinates, per-atom B
    from their spread, mean occupancy), written as mmCIF.
+
+Wiring into the pipeline (as benchmarks/model_bench.py does it by hand): after the standard
+run's modify_half for both halves, with the state's O1, O2, D1, D2 (boxed, sharpened):
+W_i = recombination.half_weights(O_i, O_j, D_i, shells); C_i = W_i.apply(O_i, D_i, shells)
+(the standard density-modified half map); copies_i = refine_copies(model, irfft(C_i), ...)
+(or refine_one per (half, copy) as separate steps); D_i' = model_half_map(model, copies_i,
+C_i, shape, O1, O2, i, W_i.cc_ref, voxel, boxed start, resolution, keep)[0]; then finish with
+D_i' in place of D_i.  The standard run's finish (before the swap) gives
+denmod_map_no_model.mrc.  Coordinates are in the input's frame: the boxed map's start is the
+input start plus box.lower x voxel.
 """
 from __future__ import annotations
 
@@ -30,10 +42,10 @@ import numpy as np
 from ..errors import InputError
 from ..fourier import Shells, irfft, rfft
 from . import structure as _st
-from .ensemble import ensemble
+from .ensemble import B_ATOM, ensemble
 from .refinement import RefinedCopy, prepare_map, refine_copy  # noqa: F401 (API)
 from .restraints import distance_restraints, nonbonded_pairs
-from .target import HalfTarget, composite_half_map, half_target, shell_statistics
+from .target import composite_half_map, half_target, shell_statistics
 
 N_COPIES = 8
 SHIFT_A = 0.3
@@ -54,12 +66,15 @@ def load_model(model, rho, voxel_size, start_A, resolution_A, operators=None,
     """Read (PDB/mmCIF), filter, expand by symmetry operators (x' = R x + t; a model of the
     unique part), check it lies in the map's box (InputError naming the file, the offset and
     the hint that fixes a frame/origin mix-up) and warn when it fits the map poorly.
-    ``rho``: the map to judge the fit by (e.g. the half-map average), (z, y, x)."""
+    ``rho``: the map to judge the fit by (e.g. the half-map average), (z, y, x); None skips
+    the checks (a later step reloading a model already checked)."""
     name = name or str(model)
     st = _st.read_structure(model, name)
     if operators:
         st = _st.expand_symmetry(st, operators)
     atoms = _st.atoms_of(st)
+    if rho is None:
+        return Model(st, atoms, name, [])
     _st.check_fits_box(atoms.xyz, rho.shape, voxel_size, start_A, name, origin_field_A)
     warnings = []
     cc = _st.fit_correlation(atoms.xyz, atoms.z, rho, voxel_size, start_A, resolution_A)
@@ -178,14 +193,32 @@ def model_half_map(model: Model, copies: list, C_i: np.ndarray, shape, O_1: np.n
     return comp, target, stats
 
 
-def composite_model(model: Model, copies: list, path=None) -> gemmi.Structure:
-    """One model: mean coordinates over all copies, per-atom B = 8 pi^2 <u^2> from their
-    spread (<u^2> the mean square displacement from the mean, over x, y, z), occupancy the
-    mean of the copies'.  Written as mmCIF at ``path`` when given."""
+def model_map_fsc(model: Model, copies: list, F: np.ndarray, shape, voxel_size, start_A,
+                  density=None) -> tuple:
+    """(FSC curve, resolution at FSC = 0.5) of the mean density of ``copies`` against a map
+    spectrum ``F`` (rfftn of a map of ``shape``).  Pass the OTHER original half map for the
+    honest figure (half 1's models against half 2): against its own half map a model's fit
+    to that half's noise inflates the FSC.  ``density``: that mean density when already
+    computed (HalfTarget.model_mean); ``copies`` is then not used."""
+    from ..fsc import fsc, resolution_at
+    shells = Shells.for_box(shape, voxel_size)
+    if density is None:
+        density = ensemble(model.structure, copies, shape, voxel_size, start_A).mean
+    curve = fsc(rfft(density), F, shells)
+    return curve, resolution_at(curve, shells, 0.5)
+
+
+def composite_model(model: Model, copies: list, path=None, b_base: float = B_ATOM
+                    ) -> gemmi.Structure:
+    """One model: mean coordinates over all copies, per-atom B = b_base + 8 pi^2 <u^2> / 3
+    from their spread (<u^2> the mean square displacement from the mean, over x, y, z; b_base
+    the B every copy's density was computed with, so the composite's density is comparable
+    and its sharpest atoms do not alias on the map's grid), occupancy the mean of the
+    copies'.  Written as mmCIF at ``path`` when given."""
     xyz = np.stack([c.xyz for c in copies])
     mean = xyz.mean(0)
     msd = np.mean(np.sum((xyz - mean) ** 2, axis=2), axis=0)
-    b = 8 * np.pi ** 2 * msd / 3.0
+    b = b_base + 8 * np.pi ** 2 * msd / 3.0
     occ = np.mean([c.occ for c in copies], axis=0)
     st = _st.with_coordinates(model.structure, mean, b=b, occ=occ)
     if path is not None:

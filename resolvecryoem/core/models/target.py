@@ -14,7 +14,11 @@ Real-space error variance at a voxel: the shell sum of sigma_D^2 within the
 density-modification resolution, concentrated in the model region (the model's error lives
 where the model is), raised by the variance among the D-scaled models at that voxel and by
 the local excess of (rho_i - tau)^2 over its mean in the region (where model and map
-disagree).  How the target is used (measured on 1AKE at 3.5 A, benchmarks/model_bench.py): as a
+disagree); the target's local confidence also falls as (local CC(tau, rho_i) / its median in
+the region)^AGREEMENT_POWER where that correlation is below typical (models beside the
+density rather than in it: a displaced segment).
+
+How the target is used (measured on 1AKE and 5ME2 at 3.5 A, benchmarks/model_bench.py): as a
 composite half map (:func:`composite_half_map`: the density-modified half map moved towards
 the target per shell by the Wiener weight of the two estimates' errors, locally by the
 target's confidence), which then stands for half i's density-modified coefficients in the
@@ -38,6 +42,8 @@ from .ensemble import Ensemble
 
 # Floor of sigma_D^2 as a fraction of the signal power: no shell is trusted as exact.
 SIGMA_FLOOR = 0.05
+# Exponent of the local map-target correlation in the target's confidence.
+AGREEMENT_POWER = 4.0
 # P_model below this: the target is off (variance 1/tiny).
 _OFF = 1e-6
 
@@ -86,10 +92,20 @@ class HalfTarget:
     var_shells: float
     var_local: np.ndarray
     figures: dict
+    agreement: np.ndarray | None = None  # local correlation of tau with rho_i
+    typical_agreement: float = 1.0       # its median in the model region
+    model_mean: np.ndarray | None = None  # the models' mean density (before D(s))
 
-    def confidence(self) -> np.ndarray:
-        """Local confidence in the target, 0..1: var_shells / (var_shells + var_local)."""
-        return (self.var_shells / (self.var_shells + self.var_local)).astype(np.float32)
+    def confidence(self, power: float | None = None) -> np.ndarray:
+        """Local confidence in the target, 0..1: var_shells / (var_shells + var_local),
+        times the local correlation of target and map (clipped at 0) to the ``power``
+        (AGREEMENT_POWER): where the models sit beside the density, not in it, the target
+        fades."""
+        c = self.var_shells / (self.var_shells + self.var_local)
+        p = AGREEMENT_POWER if power is None else power
+        if self.agreement is not None and p > 0:
+            c = c * np.clip(self.agreement / self.typical_agreement, 0.0, 1.0) ** p
+        return c.astype(np.float32)
 
 
 def half_target(ens: Ensemble, rho_i: np.ndarray, stats: ShellStatistics, shells: Shells,
@@ -127,7 +143,22 @@ def half_target(ens: Ensemble, rho_i: np.ndarray, stats: ShellStatistics, shells
                    mean_var_models=float(np.mean(var_models[region])) if region.any() else 0,
                    mean_excess=float(np.mean(excess[region])) if region.any() else 0,
                    rms_tau=float(np.sqrt(np.mean(tau[region] ** 2))) if region.any() else 0)
-    return HalfTarget(tau, var_eff.astype(np.float32), p, var0, var_local, figures)
+    agreement = local_correlation(tau, rho_i, 0.5 * sigma_vox)
+    typical = float(np.median(agreement[region])) if region.any() else 1.0
+    figures["median_agreement"] = typical
+    return HalfTarget(tau, var_eff.astype(np.float32), p, var0, var_local, figures, agreement,
+                      max(typical, 1e-3), ens.mean)
+
+
+def local_correlation(a: np.ndarray, b: np.ndarray, sigma_vox) -> np.ndarray:
+    """Correlation of two maps in a Gaussian window (sigma in voxels, per axis) at every
+    voxel, from Gaussian-filtered moments."""
+    g = lambda x: ndimage.gaussian_filter(x, sigma_vox)  # noqa: E731
+    ma, mb = g(a), g(b)
+    cab = g(a * b) - ma * mb
+    va = np.maximum(g(a * a) - ma * ma, 0.0)
+    vb = np.maximum(g(b * b) - mb * mb, 0.0)
+    return (cab / np.sqrt(np.maximum(va * vb, 1e-30))).astype(np.float32)
 
 
 def composite_half_map(C_i: np.ndarray, target: HalfTarget, stats: ShellStatistics,
