@@ -137,12 +137,18 @@ def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
     if noise_scale is not None:
         mu = np.float32(solvent.mean())
         inv = np.float32(1.0) / noise_scale
-        rho = mu + (rho - mu) * inv
+        rho = rho - mu  # mu + (rho - mu) / s, in place after the first copy
+        rho *= inv
+        rho += mu
         if target is not None:
             tau, var = target
             target = (mu + (tau - mu) * inv, np.float32(var) * inv * inv)
+        del inv
     terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False)
-    step = rfft(terms.g1 if noise_scale is None else terms.g1 * noise_scale, threads)
+    if noise_scale is not None:
+        del rho  # the normalised copy
+        terms.g1 *= noise_scale
+    step = rfft(terms.g1, threads)
     terms.g1 = None  # transformed; not kept alive beside the spectra
     # In place: F_ML = (F + step) keep without two more spectrum-sized temporaries.
     step *= np.float32(-1.0 / terms.curvature)
