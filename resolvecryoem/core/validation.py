@@ -368,10 +368,14 @@ def matched_sharpening(F_a, F_b, shells: Shells):
     return F_a * ka[shells.index], F_b * kb[shells.index]
 
 
-def compare(map_a, map_b, model=None, resolution=None, out_dir=None) -> dict:
-    """Matched maps, map-map FSC and (with a model) map-model FSC of each map."""
+def compare(map_a, map_b, model=None, resolution=None, out_dir=None,
+            voxel_size=None) -> dict:
+    """Matched maps, map-map FSC and (with a model) map-model FSC of each map.
+    ``voxel_size`` (A) overrides the headers (e.g. Scipion's sampling rate)."""
     A, ia = mapio.read_map(map_a)
     B, ib = mapio.read_map(map_b)
+    if voxel_size is not None:
+        ia, ib = (mapio.with_voxel_size(i, voxel_size) for i in (ia, ib))
     check_same_grid(B, ib, ia, "second map")
     if resolution is not None and resolution < 2 * float(ia.voxel_size.max()) - 1e-6:
         raise InputError(f"resolution {resolution} A is finer than Nyquist of {map_a}")

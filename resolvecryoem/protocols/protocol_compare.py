@@ -45,7 +45,8 @@ class ProtResolveCryoEMCompareMaps(ProtAnalysis3D):
         self.result = compare(_path(self.inputVolume1.get()), _path(self.inputVolume2.get()),
                               model=model.getFileName() if model else None,
                               resolution=self.resolution.get() or None,
-                              out_dir=self._getExtraPath())
+                              out_dir=self._getExtraPath(),
+                              voxel_size=self.inputVolume1.get().getSamplingRate())
 
     def createOutputStep(self):
         import json

@@ -195,3 +195,13 @@ def test_readme_keyword_table_quotes_the_help_texts():
     assert {n for n, _ in rows} == set(helps)
     for name, text in rows:
         assert text == helps[name], name
+
+
+def test_compare_uses_a_given_voxel_size(case, tmp_path):
+    from resolvecryoem.core.validation import compare
+    a = _write(tmp_path, case, "a", case.half_map_1)
+    b = _write(tmp_path, case, "b", case.half_map_2)
+    r1 = compare(a, b)
+    r2 = compare(a, b, voxel_size=2 * case.voxel_size)
+    assert r2["map_map_resolution_0.5"] == pytest.approx(2 * r1["map_map_resolution_0.5"],
+                                                         rel=1e-4)
