@@ -21,6 +21,7 @@ instead (likelihood.map_phasing(target=...) cycles, as modify_half does with sym
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -246,6 +247,9 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     ap.add_argument("--save", action="store_true",
                     help="also write benchmarks/results/model_bench_<model>_<route>.md")
+    ap.add_argument("--automatic", action="store_true",
+                    help="also a row for the program's own run with automatically built "
+                         "models (--density-modify-with-model, no model file)")
     ap.add_argument("--route", choices=("composite", "likelihood", "pipeline"),
                     default="composite",
                     help="how the model target enters (see model_run); pipeline: the "
@@ -275,6 +279,12 @@ def main(argv=None):
                                               args.copies, args.seed, tag, args.route,
                                               log=lambda *_: None)
         seconds[label] = extra[label]["seconds"]
+    if args.automatic:
+        label = "automatic models (program's run)"
+        auto = dataclasses.replace(params, density_modify_with_model=True)
+        maps[label], extra[label] = _pipeline_run(work, auto, None, paths, "auto",
+                                                  time.perf_counter())
+        seconds[label] = extra[label]["seconds"]
     rows = []
     for label, m in maps.items():
         sc = truth_scores(m, case["truth"], case["voxel"], case["envelope"])
@@ -290,7 +300,7 @@ def main(argv=None):
                  f"{mst.atoms_of(st).n} atoms, {args.copies} copies per half map, route "
                  f"{args.route}.  Command: python benchmarks/model_bench.py "
                  f"--model {args.model} --resolution {args.resolution} --copies {args.copies}"
-                 f" --route {args.route}\n")
+                 f" --route {args.route}" + (" --automatic" if args.automatic else "") + "\n")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for r in rows:
@@ -323,7 +333,8 @@ def main(argv=None):
     (work / "results.md").write_text(text)
     if args.save:
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"model_bench_{args.model}_{args.route}.md").write_text(text)
+        suffix = "_automatic" if args.automatic else ""
+        (RESULTS / f"model_bench_{args.model}_{args.route}{suffix}.md").write_text(text)
     (work / "results.json").write_text(json.dumps(
         dict(rows=rows, extra=extra), indent=1, default=float))
 
