@@ -885,14 +885,14 @@ def _map_model_fsc(ctx, pairs, composite, written) -> dict:
     original half map (the honest figure: those models never saw it) and against their own
     (inflated by fitting its noise), and the composite model against each."""
     from .model_map import model_density
+    from .models.ensemble import ensemble
     F = {h: rfft(written[f"original_half_map_{h}"]) for h in (1, 2)}
     out, lines = {}, []
-    from .models.ensemble import ensemble
     for h in (1, 2):
         model, copies = pairs[h]
-        M = rfft(ensemble(model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean)
-        other = resolution_at(fsc(M, F[3 - h], ctx.shells), ctx.shells, 0.5)
-        own = resolution_at(fsc(M, F[h], ctx.shells), ctx.shells, 0.5)
+        mean = ensemble(model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean
+        other, own = (models.model_map_fsc(model, copies, F[k], ctx.shape, ctx.voxel,
+                                           ctx.start, density=mean)[1] for k in (3 - h, h))
         out[f"models_of_half_{h}_vs_other_half"] = other
         out[f"models_of_half_{h}_vs_own_half"] = own
         lines.append(f"models of half map {h}: map-model FSC = 0.5 at {other:.2f} A against "
