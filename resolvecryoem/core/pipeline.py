@@ -614,10 +614,14 @@ def _auto_model_step(meta, rl) -> dict | None:
                 f"built and the standard result is delivered")
         return None
     n_res = models.building.residues_from_volume(meta["molecular_volume_A3"])
+    n_ops = len(_symmetry_operators(meta, DensityModificationParams.from_dict(
+        meta["parameters"])))
     rl(f"density_modify_with_model: {models.N_COPIES} models per half map, each built into "
        f"its own variant of that half map's density-modified map (resolution cut-off, "
        f"sharpening, blurring) and refined against it; at most {n_res} residues each "
-       f"(from the molecular volume)")
+       f"(from the molecular volume)"
+       + (f", built in one asymmetric unit ({n_res // n_ops} residues) and expanded by the "
+          f"{n_ops} symmetry operators" if n_ops > 1 else ""))
     return {"auto": True, "copies": models.N_COPIES, "residues": n_res}
 
 
@@ -712,8 +716,9 @@ def refine_model(state_dir, half: int, copy: int, log=print, threads=None) -> di
     rl = RunLog(log)
     with rl.step(f"half map {half}: model {copy + 1}/{ctx.meta['model']['copies']}"):
         C, _ = ctx.standard_half(half)
+        built = None
         if ctx.auto:
-            model = _build_model(ctx, C, copy, rl)
+            model, built = _build_model(ctx, C, copy, rl)
             if model is None:
                 _write_json(marker, {"skipped": "the builder found no chain"})
                 return {}
@@ -722,6 +727,8 @@ def refine_model(state_dir, half: int, copy: int, log=print, threads=None) -> di
         c = models.refine_one(model, irfft(C, ctx.shape), ctx.voxel, ctx.start,
                               ctx.meta["resolution"]["used"], half, copy,
                               threads=ctx.params.threads)
+        if built is not None:
+            c.figures["built"] = built
         models.save_copy(ctx.copy_path(half, copy), model, c)
         f = c.figures
         rl(f"half map {half} model {copy + 1}: map correlation {f['map_correlation']:.3f}, "
@@ -738,21 +745,35 @@ AUTO_MODEL_VARIANTS = [(1.0, 0.0), (1.0, 20.0), (1.1, -10.0), (1.1, 10.0), (1.0,
 
 
 def _build_model(ctx: _ModelContext, C, copy: int, rl):
-    """Model ``copy`` of a half map: built into variant ``copy`` of its density-modified
-    half map (spectrum C), or None when the variant supports no chain."""
+    """(Model, build figures) of model ``copy`` of a half map: built into variant ``copy``
+    of its density-modified half map (spectrum C); Model None when the variant supports no
+    chain."""
     cut, b = AUTO_MODEL_VARIANTS[copy % len(AUTO_MODEL_VARIANTS)]
     d = ctx.meta["resolution"]["used"]
     variant = irfft(C * lowpass(ctx.shells, max(cut * d, 2.0 * float(ctx.voxel.max())))
                     * ctx.shells.expand(np.exp(-b * ctx.shells.s ** 2 / 4)), ctx.shape)
+    ops = ctx.operators(ctx.params)
+    n_res, region = ctx.meta["model"]["residues"], None
+    if len(ops) > 1:
+        # "If symmetry file supplied, build only the unique part of the model": one
+        # asymmetric unit of this variant (its own half's data only), then expanded.
+        n_res //= len(ops)
+        region = symmetry.asymmetric_unit(
+            models.building.prepare_map(variant, ctx.voxel, d), ctx.voxel, ctx.start, ops)
     st, figures = models.building.build_model(variant, ctx.voxel, ctx.start, d,
-                                              n_residues_max=ctx.meta["model"]["residues"],
-                                              seed=copy, pseudo_atoms=False)
+                                              n_residues_max=n_res, seed=copy,
+                                              pseudo_atoms=False, region=region)
+    if len(ops) > 1:
+        st = models.structure.expand_symmetry(st, ops)
+        figures["symmetry_copies"] = len(ops)
     rl(f"built model {copy + 1} (cut-off {cut * d:.2f} A, B {b:+.0f} A^2): "
-       f"{figures['residues']} residues in {figures['fragments']} fragments")
+       f"{figures['residues']} residues in {figures['fragments']} fragments"
+       + (f" in the unique part, expanded to {len(ops)} copies" if len(ops) > 1 else ""))
     if figures["residues"] < 4:
         rl.warn(f"model {copy + 1}: the builder found no chain in this variant; skipped")
-        return None
-    return models.Model(st, models.structure.atoms_of(st), f"built model {copy + 1}", [])
+        return None, figures
+    return (models.Model(st, models.structure.atoms_of(st), f"built model {copy + 1}", []),
+            figures)
 
 
 def model_half(state_dir, half: int, log=print) -> dict:

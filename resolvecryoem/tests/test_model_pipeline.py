@@ -133,3 +133,37 @@ def test_automatic_models_fall_back_at_poor_resolution(tmp_path):
     assert any("cannot trace" in w for w in res["warnings"])
     assert "model" not in res
     assert not (tmp_path / "out" / "composite_model.cif").exists()
+
+
+def test_automatic_models_with_symmetry_build_the_unique_part(tmp_path):
+    """C2 dimer with a symmetry file: each model is built in one asymmetric unit (at most the
+    residues of one subunit) and expanded by the operator; the run completes and is not
+    worse than the standard run with the same symmetry."""
+    from resolvecryoem.core.model_map import model_envelope
+    from resolvecryoem.core.models import structure as mst
+    from resolvecryoem.core.models.trace_metrics import ca_chains
+    from resolvecryoem.tests._models_case import N_RESIDUES, dimer_case, ncs_spec_text
+    dimer, truth, h1, h2, voxel, start, ops = dimer_case()
+    info = mapio.map_info(h1.shape, voxel, start)
+    mapio.write_map(tmp_path / "h1.mrc", h1, info)
+    mapio.write_map(tmp_path / "h2.mrc", h2, info)
+    (tmp_path / "c2.ncs_spec").write_text(ncs_spec_text(ops))
+    out = tmp_path / "out"
+    res = pipeline.run(tmp_path / "h1.mrc", tmp_path / "h2.mrc", out,
+                       DensityModificationParams(molecular_mass=2 * N_RESIDUES * 110.0,
+                                                 density_modify_with_model=True),
+                       symmetry_file=tmp_path / "c2.ncs_spec", log=None)
+    built = [c["built"] for h in (1, 2) for c in res["model"]["refinement"][f"half_map_{h}"]]
+    assert len(built) >= 6
+    assert all(b["symmetry_copies"] == 2 and 0 < b["residues"] <= N_RESIDUES for b in built)
+    # The delivered model: the built unit and its copy (refined independently: close to,
+    # not exactly on, the operator's image).
+    comp = ca_chains(mst.read_structure(out / "composite_model.cif"))
+    assert len(comp) % 2 == 0
+    unit, copy = np.vstack(comp[:len(comp) // 2]), np.vstack(comp[len(comp) // 2:])
+    R, t = ops[1]
+    assert np.sqrt(np.mean(np.sum((unit @ R.T + t - copy) ** 2, axis=1))) < 1.5
+    env = model_envelope(dimer, h1.shape, voxel, start)
+    score = {name: resolution_against_truth(mapio.read_map(out / name)[0], truth, voxel, env)
+             for name in ("denmod_map.mrc", "denmod_map_no_model.mrc")}
+    assert score["denmod_map.mrc"] < score["denmod_map_no_model.mrc"] + 0.02, score

@@ -127,3 +127,22 @@ def test_malformed_ncs_spec_names_file_and_line(tmp_path, text, where):
     f.write_text(text)
     with pytest.raises(InputError, match=f"ops.ncs_spec.*{where}"):
         read_ncs_spec(f)
+
+
+@pytest.mark.parametrize("symbol,order", [("C2", 2), ("D2", 4), ("C3", 3)])
+def test_asymmetric_unit_is_carried_onto_the_others_without_overlap(symbol, order):
+    from resolvecryoem.core.symmetry import asymmetric_unit
+    n, v = 40, 1.5
+    ops = operators_about(point_group(symbol), box_centre_xyz((n,) * 3, (v,) * 3, (0, 0, 0)))
+    rng = np.random.default_rng(1)
+    weight = rng.random((n, n, n)).astype(np.float32)
+    unit = asymmetric_unit(weight, v, (0, 0, 0), ops)
+    assert unit.mean() == pytest.approx(1 / order, abs=0.03)
+    # Points of the unit (inside a sphere the group keeps in the box) go to other units.
+    idx = np.argwhere(unit)
+    xyz = (idx * v)[:, ::-1]
+    c = box_centre_xyz((n,) * 3, (v,) * 3, (0, 0, 0))
+    xyz = xyz[np.linalg.norm(xyz - c, axis=1) < 0.45 * n * v]
+    for R, t in ops[1:]:
+        img = np.round(((xyz @ R.T + t)[:, ::-1]) / v).astype(int)
+        assert unit[tuple(img.T)].mean() < 0.02

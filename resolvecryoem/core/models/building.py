@@ -353,7 +353,7 @@ def _structure(chains_xyz, pseudo_zyx) -> gemmi.Structure:
 
 
 def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=None,
-                seed=0, pseudo_atoms=True, min_fragment=6):
+                seed=0, pseudo_atoms=True, min_fragment=6, region=None):
     """(structure, figures): a poly-alanine model traced into the map, plus pseudo-atoms.
 
     ``map_array`` (z, y, x), ``voxel_size_A`` scalar or (vz, vy, vx), ``origin_A`` (z, y, x)
@@ -363,6 +363,9 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     shorter than ``min_fragment`` residues are dropped.  Chain and pseudo-atoms go only on
     density above 4 noise sigmas, so a residue count alone never makes it build on noise.
     Deterministic for a ``seed``; other seeds sample other directions (other models).
+    ``region`` (boolean, the map's shape): build only there (e.g. one asymmetric unit, with
+    ``n_residues_max`` the residues of that unit); the map outside is set to its noise
+    median, so no seed, segment or pseudo-atom goes there.
 
     figures: residues (traced), helix_residues and strand_residues (made ideal), fragments,
     pseudo_atoms, threshold_sigma (molecule level in noise sigmas), residue_target (the bound
@@ -372,6 +375,8 @@ def build_model(map_array, voxel_size_A, origin_A, resolution_A, n_residues_max=
     voxel = np.broadcast_to(np.asarray(voxel_size_A, dtype=np.float64), (3,)).copy()
     origin = np.asarray(origin_A, dtype=np.float64)
     z_map = prepare_map(map_array, voxel, resolution_A)
+    if region is not None:
+        z_map = np.where(region, z_map, np.float32(0.0))
     n_target = int(n_residues_max) if n_residues_max else supported_residues(z_map, voxel)
     if n_target < min_fragment:
         return _structure([], np.empty((0, 3))), {
