@@ -476,7 +476,8 @@ def main(argv=None):
     (work / "results.md").write_text(text)
     if args.save:
         RESULTS.mkdir(exist_ok=True)
-        suffix = ("_automatic" if args.automatic else "") + ("_c2" if args.symmetry else "")
+        suffix = (("_automatic" if args.automatic else "") + ("_c2" if args.symmetry else "")
+                  + ("" if args.resolution == 3.5 else f"_{args.resolution:g}A"))
         (RESULTS / f"model_bench_{args.model}_{args.route}{suffix}.md").write_text(text)
     (work / "results.json").write_text(json.dumps(
         dict(rows=rows, extra=extra), indent=1, default=float))
