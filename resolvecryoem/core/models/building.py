@@ -34,7 +34,7 @@ ATOMS_PER_A3 = 1.0 / 17.0        # non-hydrogen atoms per A^3 of protein
 _EDGE_MARGIN_A = 3.0             # C-alpha this far inside the box keeps all atoms inside
 _EXCLUDE_A = 3.4                 # closest approach of a new C-alpha to any placed one
 _MIN_ANGLE, _MAX_ANGLE = 78.0, 150.0   # virtual C-alpha angle range (helix 91, strand 119)
-_LOOKAHEAD = 6                   # coarse candidates examined one step further
+_LOOKAHEAD = 3                   # coarse candidates examined one step further
 _CORE_FRACTION = 0.3             # main-chain segments stay inside this fraction of the
                                  # molecular volume (its densest part)
 _ORIENT_ATOMS = ("O", "CB")        # direction score: density at these atoms
