@@ -221,7 +221,12 @@ def asymmetric_unit(weight, voxel_zyx, start_zyx, operators, n_trials: int = 48,
     Rs = np.array([R for R, _ in operators], np.float64)
     ts = np.array([t for _, t in operators], np.float64)
     centre = ts.mean(0)   # orbit of the origin: its centroid is fixed by the group
-    step = np.maximum(1, np.round(coarse_A / v).astype(int))
+    # Scoring grid of at most about 64^3 points, and fewer trials for large groups (each
+    # trial labels the grid once per operator): seconds, not minutes, for I on a big box.
+    step = np.maximum(np.maximum(1, np.round(coarse_A / v).astype(int)),
+                      np.ceil(np.array(weight.shape) / 64).astype(int))
+    if len(operators) > 4:
+        n_trials = max(8, min(n_trials, 192 // len(operators)))
     w = np.clip(weight[::step[0], ::step[1], ::step[2]], 0, None)
     vc = v * step
     total = float(w.sum())
@@ -235,7 +240,10 @@ def asymmetric_unit(weight, voxel_zyx, start_zyx, operators, n_trials: int = 48,
         p = centre + 0.5 * radius * u
         images = np.einsum("kij,j->ki", Rs, p) + ts
         gaps = np.linalg.norm(images[:, None] - images[None], axis=-1)
-        if np.min(gaps + np.eye(len(images)) * 1e9) < 0.25 * radius:
+        # (images of a point on a sphere crowd as the group grows: the gap allowed scales
+        # with their typical spacing, sqrt(4 pi / order) times the sphere's radius)
+        crowd = min(1.0, 0.5 * np.sqrt(4 * np.pi / len(images)))
+        if np.min(gaps + np.eye(len(images)) * 1e9) < 0.25 * radius * crowd:
             continue   # p near a symmetry axis: its domain would not be a single unit
         lab = _dirichlet_labels(w.shape, vc, start, images)
         cut = np.zeros(w.shape, bool)

@@ -129,7 +129,7 @@ def test_malformed_ncs_spec_names_file_and_line(tmp_path, text, where):
         read_ncs_spec(f)
 
 
-@pytest.mark.parametrize("symbol,order", [("C2", 2), ("D2", 4), ("C3", 3)])
+@pytest.mark.parametrize("symbol,order", [("C2", 2), ("D2", 4), ("C3", 3), ("I", 60)])
 def test_asymmetric_unit_is_carried_onto_the_others_without_overlap(symbol, order):
     from resolvecryoem.core.symmetry import asymmetric_unit
     n, v = 40, 1.5
@@ -138,8 +138,10 @@ def test_asymmetric_unit_is_carried_onto_the_others_without_overlap(symbol, orde
     weight = rng.random((n, n, n)).astype(np.float32)
     unit = asymmetric_unit(weight, v, (0, 0, 0), ops)
     assert unit.mean() == pytest.approx(1 / order, abs=0.03)
-    # Points of the unit (inside a sphere the group keeps in the box) go to other units.
-    idx = np.argwhere(unit)
+    # Points of the unit (a voxel or more inside it, and inside a sphere the group keeps in
+    # the box) go to other units.
+    from scipy import ndimage
+    idx = np.argwhere(ndimage.binary_erosion(unit))
     xyz = (idx * v)[:, ::-1]
     c = box_centre_xyz((n,) * 3, (v,) * 3, (0, 0, 0))
     xyz = xyz[np.linalg.norm(xyz - c, axis=1) < 0.45 * n * v]
