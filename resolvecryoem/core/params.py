@@ -191,7 +191,8 @@ class DensityModificationParams:
     density_modify_with_model: bool = _p(
         False, "Model-based density modification with models built automatically (when no "
                "model file is given): 8 variants of each density-modified half map, a model "
-               "built into each and refined against that half map only. Recommended at "
+               "built into each and refined against that half map only (with symmetry, "
+               "built in one asymmetric unit and expanded). Recommended at "
                "about 3.5 A or better; at resolutions the builder cannot use it says so and "
                "keeps the standard result.")
     symmetry: Optional[str] = _p(
