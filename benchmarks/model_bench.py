@@ -36,7 +36,7 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.metrics import truth_scores  # noqa: E402
-from benchmarks.run import make_case  # noqa: E402
+from benchmarks.run import make_case, measure_command  # noqa: E402
 from resolvecryoem.core import mapio  # noqa: E402
 from resolvecryoem.core.fourier import Shells, irfft  # noqa: E402
 from resolvecryoem.core.histograms import DensityHistogram, flat_histogram  # noqa: E402
@@ -221,6 +221,41 @@ def _pipeline_run(work, params, model_path, paths, tag, t0):
                 "target": {i: m["target"][f"half_map_{i}"] for i in (1, 2)}}
 
 
+def program_timing(paths, mass, model_path, work, nproc, repeats=2) -> dict:
+    """Wall time, CPU time (user + system, all processes) and peak resident memory (whole
+    process tree) of the program as a user runs it (python -m resolvecryoem.cli, a fresh
+    process: start-up and imports included), standard run and run with ``--model``, on the
+    same maps with the same --nproc, alternated ``repeats`` times (the machine is shared:
+    each pair is measured under about the same load); the best of the repeats is kept."""
+    base = [sys.executable, "-m", "resolvecryoem.cli", str(paths[0]), str(paths[1]),
+            "--molecular-mass", str(mass), "--nproc", str(nproc), "--quiet"]
+    runs = {"standard": [], "model": []}
+    for r in range(repeats):
+        for label, extra in (("standard", []), ("model", ["--model", str(model_path)])):
+            out = work / f"timing_{label}_{r}"
+            wall, peak, cpu = measure_command(base + extra + ["--output-dir", str(out)],
+                                              cpu=True)
+            shutil.rmtree(out, ignore_errors=True)
+            runs[label].append(dict(seconds=wall, cpu_seconds=cpu, peak_GB=peak / 1e9))
+    best = {k: {m: min(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
+    ratio = {m: best["model"][m] / best["standard"][m] for m in best["model"]}
+    return dict(nproc=nproc, repeats=runs, best=best, ratio=ratio)
+
+
+def timing_lines(t) -> list:
+    b, r = t["best"], t["ratio"]
+    lines = [f"Program runs (command line, fresh process each, --nproc {t['nproc']}, best of "
+             f"{len(t['repeats']['model'])} alternated runs):", "",
+             "| run | wall (s) | CPU (s) | peak memory (GB) |", "|---|---|---|---|"]
+    for k in ("standard", "model"):
+        lines.append(f"| {'with --model (perfect model)' if k == 'model' else 'standard'} | "
+                     f"{b[k]['seconds']:.1f} | {b[k]['cpu_seconds']:.1f} | "
+                     f"{b[k]['peak_GB']:.2f} |")
+    lines.append(f"| ratio model / standard | {r['seconds']:.1f}x | {r['cpu_seconds']:.1f}x | "
+                 f"{r['peak_GB']:.1f}x |")
+    return lines
+
+
 def _likelihood_cycles(C, O_i, O_j, target, arrays, params, shells, keep, shape):
     """Density-modification cycles with the model target in the likelihood (as modify_half
     does them with the symmetry target); returns the last map-phasing coefficients."""
@@ -250,6 +285,9 @@ def main(argv=None):
     ap.add_argument("--automatic", action="store_true",
                     help="also a row for the program's own run with automatically built "
                          "models (--density-modify-with-model, no model file)")
+    ap.add_argument("--timing-nproc", type=int, nargs="*", default=[1, 2],
+                    help="also time the program (command line) with and without --model at "
+                         "these --nproc values (none: skip)")
     ap.add_argument("--route", choices=("composite", "likelihood", "pipeline"),
                     default="composite",
                     help="how the model target enters (see model_run); pipeline: the "
@@ -296,8 +334,10 @@ def main(argv=None):
     lines = []
     head = ("method", "FSC0.5 env (A)", "FSC0.5 box (A)", "CC mol", "phantom", "displ. wrong",
             "displ. true", "missing CC", "time (s)")
+    from resolvecryoem.core.models import N_COPIES
+    copies = N_COPIES if args.route == "pipeline" else args.copies
     lines.append(f"Case {case['name']}: box {case['shape']}, voxel {case['voxel']} A, "
-                 f"{mst.atoms_of(st).n} atoms, {args.copies} copies per half map, route "
+                 f"{mst.atoms_of(st).n} atoms, {copies} copies per half map, route "
                  f"{args.route}.  Command: python benchmarks/model_bench.py "
                  f"--model {args.model} --resolution {args.resolution} --copies {args.copies}"
                  f" --route {args.route}" + (" --automatic" if args.automatic else "") + "\n")
@@ -310,6 +350,9 @@ def main(argv=None):
                      f"{r['displaced_wrong']:.2f} | {r['displaced_true']:.2f} | "
                      f"{r['missing_cc']:.3f} | {t} |")
     lines.append("")
+    timing = [program_timing(paths, case["mass"], perfect, work, n) for n in args.timing_nproc]
+    for t in timing:
+        lines += timing_lines(t) + [""]
     for label, e in extra.items():
         ref = [f for i in (1, 2) for f in e["refinement"][i]]
         fsc05 = ", ".join(f"{k.replace('_', ' ')} {v:.2f} A"
@@ -336,7 +379,7 @@ def main(argv=None):
         suffix = "_automatic" if args.automatic else ""
         (RESULTS / f"model_bench_{args.model}_{args.route}{suffix}.md").write_text(text)
     (work / "results.json").write_text(json.dumps(
-        dict(rows=rows, extra=extra), indent=1, default=float))
+        dict(rows=rows, extra=extra, timing=timing), indent=1, default=float))
 
 
 if __name__ == "__main__":

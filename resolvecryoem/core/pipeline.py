@@ -614,11 +614,11 @@ def _auto_model_step(meta, rl) -> dict | None:
                 f"built and the standard result is delivered")
         return None
     n_res = models.building.residues_from_volume(meta["molecular_volume_A3"])
-    rl(f"density_modify_with_model: {models.N_COPIES} models per half map, each built into "
+    rl(f"density_modify_with_model: {models.N_BUILT} models per half map, each built into "
        f"its own variant of that half map's density-modified map (resolution cut-off, "
        f"sharpening, blurring) and refined against it; at most {n_res} residues each "
        f"(from the molecular volume)")
-    return {"auto": True, "copies": models.N_COPIES, "residues": n_res}
+    return {"auto": True, "copies": models.N_BUILT, "residues": n_res}
 
 
 def model_units(state_dir) -> list:
@@ -776,14 +776,17 @@ def _build_model(ctx: _ModelContext, C, copy: int, rl):
     return models.Model(st, models.structure.atoms_of(st), f"built model {copy + 1}", [])
 
 
-def model_half(state_dir, half: int, log=print) -> dict:
+def model_half(state_dir, half: int, log=print, threads=None) -> dict:
     """Half ``half``'s composite: its density-modified half map moved toward the mean of its
     own refined models, per shell by weights estimated against the OTHER original half map,
-    locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``."""
+    locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``.
+    ``threads`` overrides the run's FFT threads (the two halves side by side use one each)."""
     ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
     if not ctx.meta.get("model"):
         _write_json(ctx.state / f"model_half{half}.json", {"skipped": "no models in this run"})
         return {}
+    if threads is not None:
+        ctx.params = dataclasses.replace(ctx.params, nproc=threads)
     rl = RunLog(log)
     with rl.step(f"half map {half}: model target and composite"):
         model, copies = ctx.copies(half)
@@ -1273,8 +1276,7 @@ def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | 
         if units:
             _run_units(refine_models, state, _refinement_jobs(units, params.threads),
                        params, log)
-            for half in (1, 2):
-                model_half(state, half, log=log)
+            _run_units(model_half, state, [(1,), (2,)], params, log)
         return finish(state, log=log)
     except BaseException:
         abandon(state)

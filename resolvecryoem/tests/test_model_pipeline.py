@@ -39,7 +39,8 @@ def test_outputs_and_figures(result):
         assert (out / name).exists(), name
     saved = json.loads((out / "results.json").read_text())
     m = saved["model"]
-    assert len(m["refinement"]["half_map_1"]) == m["copies_per_half"] == 8
+    from resolvecryoem.core.models import N_COPIES
+    assert len(m["refinement"]["half_map_1"]) == m["copies_per_half"] == N_COPIES
     assert all(0.3 < c["map_correlation"] <= 1 for c in m["refinement"]["half_map_2"])
     fsc = m["map_model_fsc"]
     assert fsc["models_of_half_1_vs_other_half"] < 8.0
