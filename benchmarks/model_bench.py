@@ -122,7 +122,7 @@ def standard_run(case, work, params):
     p1, p2 = work / "h1.mrc", work / "h2.mrc"
     mapio.write_map(p1, case["h1"], info)
     mapio.write_map(p2, case["h2"], info)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     state = prepare(p1, p2, work / "standard", params, log=lambda *_: None)
     modify_half(state, 1, log=lambda *_: None)
     modify_half(state, 2, log=lambda *_: None)
@@ -132,7 +132,7 @@ def standard_run(case, work, params):
                    ("O1", "O2", "D1", "D2", "p_molecule", "hist_centres", "hist_solvent",
                     "hist_molecule")}
     finish(state, log=lambda *_: None)
-    seconds = time.perf_counter() - t
+    seconds = (time.perf_counter() - t, time.process_time() - c)
     dm, _ = mapio.read_map(work / "standard" / "denmod_map.mrc")
     return dm, meta, keep_arrays, seconds, (p1, p2)
 
@@ -147,9 +147,9 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     symmetry target does, params.cycles cycles of map phasing + per-half recombination from
     the standard density-modified half map, then finish (measured for comparison).
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if route == "pipeline":
-        return _pipeline_run(work, params, model_path, paths, tag, t0)
+        return _pipeline_run(work, params, model_path, paths, tag, t0, c0)
     voxel = np.asarray(meta["voxel_size"])
     shape = tuple(meta["boxed_shape"])
     lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
@@ -203,13 +203,15 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     seconds = time.perf_counter() - t0
     dm, _ = mapio.read_map(work / tag / "denmod_map.mrc")
     figs["seconds"] = seconds
+    figs["cpu_seconds"] = time.process_time() - c0
     figs["seconds_refinement"] = t_refine
     return dm, figs
 
 
-def _pipeline_run(work, params, model_path, paths, tag, t0):
+def _pipeline_run(work, params, model_path, paths, tag, t0, c0=None):
     """The program as a user runs it with --model (its standard run included in the time;
-    models.N_COPIES copies per half map whatever --copies says)."""
+    models.N_COPIES copies per half map whatever --copies says).  CPU time: this process's
+    (the units run in it with nproc 1)."""
     res = run(paths[0], paths[1], work / tag, params, model=model_path, log=lambda *_: None)
     seconds = time.perf_counter() - t0
     dm, _ = mapio.read_map(work / tag / "denmod_map.mrc")
@@ -217,6 +219,7 @@ def _pipeline_run(work, params, model_path, paths, tag, t0):
     ref = {i: m["refinement"][f"half_map_{i}"] for i in (1, 2)}
     fsc05 = {k: v for k, v in m["map_model_fsc"].items() if isinstance(v, float)}
     return dm, {"seconds": seconds, "refinement": ref, "model_fsc05": fsc05,
+                "cpu_seconds": None if c0 is None else time.process_time() - c0,
                 "seconds_refinement": sum(f["seconds"] for i in (1, 2) for f in ref[i]),
                 "target": {i: m["target"][f"half_map_{i}"] for i in (1, 2)}}
 
@@ -309,7 +312,8 @@ def main(argv=None):
     flawed_path = work / "flawed.cif"
     mst.write_structure(flawed, flawed_path)
     maps = {"average": 0.5 * (case["h1"] + case["h2"]), "standard DM": std}
-    seconds = {"standard DM": t_std}
+    seconds = {"standard DM": t_std[0]}
+    cpu = {"standard DM": t_std[1]}
     extra = {}
     for label, path, tag in (("model-based, perfect model", perfect, "perfect"),
                              ("model-based, flawed model", flawed_path, "flawed")):
@@ -317,12 +321,14 @@ def main(argv=None):
                                               args.copies, args.seed, tag, args.route,
                                               log=lambda *_: None)
         seconds[label] = extra[label]["seconds"]
+        cpu[label] = extra[label].get("cpu_seconds")
     if args.automatic:
         label = "automatic models (program's run)"
         auto = dataclasses.replace(params, density_modify_with_model=True)
         maps[label], extra[label] = _pipeline_run(work, auto, None, paths, "auto",
-                                                  time.perf_counter())
+                                                  time.perf_counter(), time.process_time())
         seconds[label] = extra[label]["seconds"]
+        cpu[label] = extra[label].get("cpu_seconds")
     rows = []
     for label, m in maps.items():
         sc = truth_scores(m, case["truth"], case["voxel"], case["envelope"])
@@ -330,10 +336,10 @@ def main(argv=None):
                           case["start"])
         rows.append(dict(method=label, fsc05_envelope=sc["envelope_0.5"],
                          fsc05_whole=sc["whole_0.5"], cc_molecule=sc["cc_molecule"], **sf,
-                         seconds=seconds.get(label)))
+                         seconds=seconds.get(label), cpu_seconds=cpu.get(label)))
     lines = []
     head = ("method", "FSC0.5 env (A)", "FSC0.5 box (A)", "CC mol", "phantom", "displ. wrong",
-            "displ. true", "missing CC", "time (s)")
+            "displ. true", "missing CC", "time (s)", "CPU (s)")
     from resolvecryoem.core.models import N_COPIES
     copies = N_COPIES if args.route == "pipeline" else args.copies
     lines.append(f"Case {case['name']}: box {case['shape']}, voxel {case['voxel']} A, "
@@ -344,11 +350,12 @@ def main(argv=None):
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for r in rows:
-        t = "" if r["seconds"] is None else f"{r['seconds']:.0f}"
+        t = "" if r["seconds"] is None else f"{r['seconds']:.1f}"
+        c = "" if r["cpu_seconds"] is None else f"{r['cpu_seconds']:.1f}"
         lines.append(f"| {r['method']} | {r['fsc05_envelope']:.2f} | {r['fsc05_whole']:.2f} | "
                      f"{r['cc_molecule']:.3f} | {r['phantom']:.2f} | "
                      f"{r['displaced_wrong']:.2f} | {r['displaced_true']:.2f} | "
-                     f"{r['missing_cc']:.3f} | {t} |")
+                     f"{r['missing_cc']:.3f} | {t} | {c} |")
     lines.append("")
     timing = [program_timing(paths, case["mass"], perfect, work, n) for n in args.timing_nproc]
     for t in timing:
