@@ -36,7 +36,7 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.metrics import truth_scores  # noqa: E402
-from benchmarks.run import make_case  # noqa: E402
+from benchmarks.run import make_case, measure_command  # noqa: E402
 from resolvecryoem.core import mapio  # noqa: E402
 from resolvecryoem.core.fourier import Shells, irfft  # noqa: E402
 from resolvecryoem.core.histograms import DensityHistogram, flat_histogram  # noqa: E402
@@ -122,7 +122,7 @@ def standard_run(case, work, params):
     p1, p2 = work / "h1.mrc", work / "h2.mrc"
     mapio.write_map(p1, case["h1"], info)
     mapio.write_map(p2, case["h2"], info)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     state = prepare(p1, p2, work / "standard", params, log=lambda *_: None)
     modify_half(state, 1, log=lambda *_: None)
     modify_half(state, 2, log=lambda *_: None)
@@ -132,7 +132,7 @@ def standard_run(case, work, params):
                    ("O1", "O2", "D1", "D2", "p_molecule", "hist_centres", "hist_solvent",
                     "hist_molecule")}
     finish(state, log=lambda *_: None)
-    seconds = time.perf_counter() - t
+    seconds = (time.perf_counter() - t, time.process_time() - c)
     dm, _ = mapio.read_map(work / "standard" / "denmod_map.mrc")
     return dm, meta, keep_arrays, seconds, (p1, p2)
 
@@ -147,9 +147,9 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     symmetry target does, params.cycles cycles of map phasing + per-half recombination from
     the standard density-modified half map, then finish (measured for comparison).
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if route == "pipeline":
-        return _pipeline_run(work, params, model_path, paths, tag, t0)
+        return _pipeline_run(work, params, model_path, paths, tag, t0, c0)
     voxel = np.asarray(meta["voxel_size"])
     shape = tuple(meta["boxed_shape"])
     lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
@@ -203,13 +203,15 @@ def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, see
     seconds = time.perf_counter() - t0
     dm, _ = mapio.read_map(work / tag / "denmod_map.mrc")
     figs["seconds"] = seconds
+    figs["cpu_seconds"] = time.process_time() - c0
     figs["seconds_refinement"] = t_refine
     return dm, figs
 
 
-def _pipeline_run(work, params, model_path, paths, tag, t0):
+def _pipeline_run(work, params, model_path, paths, tag, t0, c0=None):
     """The program as a user runs it with --model (its standard run included in the time;
-    models.N_COPIES copies per half map whatever --copies says)."""
+    models.N_COPIES copies per half map whatever --copies says).  CPU time: this process's
+    (the units run in it with nproc 1)."""
     res = run(paths[0], paths[1], work / tag, params, model=model_path, log=lambda *_: None)
     seconds = time.perf_counter() - t0
     dm, _ = mapio.read_map(work / tag / "denmod_map.mrc")
@@ -217,8 +219,44 @@ def _pipeline_run(work, params, model_path, paths, tag, t0):
     ref = {i: m["refinement"][f"half_map_{i}"] for i in (1, 2)}
     fsc05 = {k: v for k, v in m["map_model_fsc"].items() if isinstance(v, float)}
     return dm, {"seconds": seconds, "refinement": ref, "model_fsc05": fsc05,
+                "cpu_seconds": None if c0 is None else time.process_time() - c0,
                 "seconds_refinement": sum(f["seconds"] for i in (1, 2) for f in ref[i]),
                 "target": {i: m["target"][f"half_map_{i}"] for i in (1, 2)}}
+
+
+def program_timing(paths, mass, model_path, work, nproc, repeats=2) -> dict:
+    """Wall time, CPU time (user + system, all processes) and peak resident memory (whole
+    process tree) of the program as a user runs it (python -m resolvecryoem.cli, a fresh
+    process: start-up and imports included), standard run and run with ``--model``, on the
+    same maps with the same --nproc, alternated ``repeats`` times (the machine is shared:
+    each pair is measured under about the same load); the best of the repeats is kept."""
+    base = [sys.executable, "-m", "resolvecryoem.cli", str(paths[0]), str(paths[1]),
+            "--molecular-mass", str(mass), "--nproc", str(nproc), "--quiet"]
+    runs = {"standard": [], "model": []}
+    for r in range(repeats):
+        for label, extra in (("standard", []), ("model", ["--model", str(model_path)])):
+            out = work / f"timing_{label}_{r}"
+            wall, peak, cpu = measure_command(base + extra + ["--output-dir", str(out)],
+                                              cpu=True)
+            shutil.rmtree(out, ignore_errors=True)
+            runs[label].append(dict(seconds=wall, cpu_seconds=cpu, peak_GB=peak / 1e9))
+    best = {k: {m: min(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
+    ratio = {m: best["model"][m] / best["standard"][m] for m in best["model"]}
+    return dict(nproc=nproc, repeats=runs, best=best, ratio=ratio)
+
+
+def timing_lines(t) -> list:
+    b, r = t["best"], t["ratio"]
+    lines = [f"Program runs (command line, fresh process each, --nproc {t['nproc']}, best of "
+             f"{len(t['repeats']['model'])} alternated runs):", "",
+             "| run | wall (s) | CPU (s) | peak memory (GB) |", "|---|---|---|---|"]
+    for k in ("standard", "model"):
+        lines.append(f"| {'with --model (perfect model)' if k == 'model' else 'standard'} | "
+                     f"{b[k]['seconds']:.1f} | {b[k]['cpu_seconds']:.1f} | "
+                     f"{b[k]['peak_GB']:.2f} |")
+    lines.append(f"| ratio model / standard | {r['seconds']:.1f}x | {r['cpu_seconds']:.1f}x | "
+                 f"{r['peak_GB']:.1f}x |")
+    return lines
 
 
 def _likelihood_cycles(C, O_i, O_j, target, arrays, params, shells, keep, shape):
@@ -250,6 +288,9 @@ def main(argv=None):
     ap.add_argument("--automatic", action="store_true",
                     help="also a row for the program's own run with automatically built "
                          "models (--density-modify-with-model, no model file)")
+    ap.add_argument("--timing-nproc", type=int, nargs="*", default=[1, 2],
+                    help="also time the program (command line) with and without --model at "
+                         "these --nproc values (none: skip)")
     ap.add_argument("--route", choices=("composite", "likelihood", "pipeline"),
                     default="composite",
                     help="how the model target enters (see model_run); pipeline: the "
@@ -271,7 +312,8 @@ def main(argv=None):
     flawed_path = work / "flawed.cif"
     mst.write_structure(flawed, flawed_path)
     maps = {"average": 0.5 * (case["h1"] + case["h2"]), "standard DM": std}
-    seconds = {"standard DM": t_std}
+    seconds = {"standard DM": t_std[0]}
+    cpu = {"standard DM": t_std[1]}
     extra = {}
     for label, path, tag in (("model-based, perfect model", perfect, "perfect"),
                              ("model-based, flawed model", flawed_path, "flawed")):
@@ -279,12 +321,14 @@ def main(argv=None):
                                               args.copies, args.seed, tag, args.route,
                                               log=lambda *_: None)
         seconds[label] = extra[label]["seconds"]
+        cpu[label] = extra[label].get("cpu_seconds")
     if args.automatic:
         label = "automatic models (program's run)"
         auto = dataclasses.replace(params, density_modify_with_model=True)
         maps[label], extra[label] = _pipeline_run(work, auto, None, paths, "auto",
-                                                  time.perf_counter())
+                                                  time.perf_counter(), time.process_time())
         seconds[label] = extra[label]["seconds"]
+        cpu[label] = extra[label].get("cpu_seconds")
     rows = []
     for label, m in maps.items():
         sc = truth_scores(m, case["truth"], case["voxel"], case["envelope"])
@@ -292,24 +336,30 @@ def main(argv=None):
                           case["start"])
         rows.append(dict(method=label, fsc05_envelope=sc["envelope_0.5"],
                          fsc05_whole=sc["whole_0.5"], cc_molecule=sc["cc_molecule"], **sf,
-                         seconds=seconds.get(label)))
+                         seconds=seconds.get(label), cpu_seconds=cpu.get(label)))
     lines = []
     head = ("method", "FSC0.5 env (A)", "FSC0.5 box (A)", "CC mol", "phantom", "displ. wrong",
-            "displ. true", "missing CC", "time (s)")
+            "displ. true", "missing CC", "time (s)", "CPU (s)")
+    from resolvecryoem.core.models import N_COPIES
+    copies = N_COPIES if args.route == "pipeline" else args.copies
     lines.append(f"Case {case['name']}: box {case['shape']}, voxel {case['voxel']} A, "
-                 f"{mst.atoms_of(st).n} atoms, {args.copies} copies per half map, route "
+                 f"{mst.atoms_of(st).n} atoms, {copies} copies per half map, route "
                  f"{args.route}.  Command: python benchmarks/model_bench.py "
                  f"--model {args.model} --resolution {args.resolution} --copies {args.copies}"
                  f" --route {args.route}" + (" --automatic" if args.automatic else "") + "\n")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for r in rows:
-        t = "" if r["seconds"] is None else f"{r['seconds']:.0f}"
+        t = "" if r["seconds"] is None else f"{r['seconds']:.1f}"
+        c = "" if r["cpu_seconds"] is None else f"{r['cpu_seconds']:.1f}"
         lines.append(f"| {r['method']} | {r['fsc05_envelope']:.2f} | {r['fsc05_whole']:.2f} | "
                      f"{r['cc_molecule']:.3f} | {r['phantom']:.2f} | "
                      f"{r['displaced_wrong']:.2f} | {r['displaced_true']:.2f} | "
-                     f"{r['missing_cc']:.3f} | {t} |")
+                     f"{r['missing_cc']:.3f} | {t} | {c} |")
     lines.append("")
+    timing = [program_timing(paths, case["mass"], perfect, work, n) for n in args.timing_nproc]
+    for t in timing:
+        lines += timing_lines(t) + [""]
     for label, e in extra.items():
         ref = [f for i in (1, 2) for f in e["refinement"][i]]
         fsc05 = ", ".join(f"{k.replace('_', ' ')} {v:.2f} A"
@@ -336,7 +386,7 @@ def main(argv=None):
         suffix = "_automatic" if args.automatic else ""
         (RESULTS / f"model_bench_{args.model}_{args.route}{suffix}.md").write_text(text)
     (work / "results.json").write_text(json.dumps(
-        dict(rows=rows, extra=extra), indent=1, default=float))
+        dict(rows=rows, extra=extra, timing=timing), indent=1, default=float))
 
 
 if __name__ == "__main__":

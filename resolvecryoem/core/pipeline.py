@@ -614,11 +614,11 @@ def _auto_model_step(meta, rl) -> dict | None:
                 f"built and the standard result is delivered")
         return None
     n_res = models.building.residues_from_volume(meta["molecular_volume_A3"])
-    rl(f"density_modify_with_model: {models.N_COPIES} models per half map, each built into "
+    rl(f"density_modify_with_model: {models.N_BUILT} models per half map, each built into "
        f"its own variant of that half map's density-modified map (resolution cut-off, "
        f"sharpening, blurring) and refined against it; at most {n_res} residues each "
        f"(from the molecular volume)")
-    return {"auto": True, "copies": models.N_COPIES, "residues": n_res}
+    return {"auto": True, "copies": models.N_BUILT, "residues": n_res}
 
 
 def model_units(state_dir) -> list:
@@ -651,7 +651,7 @@ class _ModelContext:
 
     @property
     def auto(self) -> bool:
-        return bool(self.meta["model"].get("auto"))
+        return bool((self.meta.get("model") or {}).get("auto"))
 
     def model(self):
         """The model as checked at the start (symmetry-expanded), without the map check."""
@@ -673,7 +673,9 @@ class _ModelContext:
         return w.apply(O_i, D_i, self.shells), w
 
     def copy_path(self, half: int, copy: int) -> Path:
-        return self.state / f"model_half{half}_copy{copy}.cif"
+        """Where copy ``copy`` of half ``half`` is kept: mmCIF for built models (each its own
+        atoms), coordinates and occupancies alone (.npz) for copies of the given model."""
+        return self.state / f"model_half{half}_copy{copy}.{'cif' if self.auto else 'npz'}"
 
     def copies(self, half: int) -> tuple:
         """(Model, [RefinedCopy]) of half ``half``.  Built models each have their own atoms:
@@ -700,34 +702,53 @@ def refine_model(state_dir, half: int, copy: int, log=print, threads=None) -> di
     """One randomised copy of the model refined against half map ``half`` ALONE (its
     density-modified half map from stage 2); written to the state directory.  ``threads``
     overrides the run's FFT threads (units side by side use one each)."""
+    return refine_models(state_dir, half, [copy], log=log, threads=threads)[0]
+
+
+def refine_models(state_dir, half: int, copies, log=print, threads=None) -> list:
+    """Copies ``copies`` of half map ``half``, one after the other, as :func:`refine_model`
+    does each (same results, copy by copy), but the state, the half map, the model, its
+    restraints and the refinement map are read and prepared once for all of them."""
     ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
-    marker = ctx.copy_path(half, copy).with_suffix(".json")
     if not ctx.meta.get("model"):
         # A step planned before prepare decided against models (e.g. resolution too poor
         # for the builder): nothing to do, and it says so.
-        _write_json(marker, {"skipped": "no models in this run"})
-        return {}
+        for copy in copies:
+            _write_json(ctx.copy_path(half, copy).with_suffix(".json"),
+                        {"skipped": "no models in this run"})
+        return [{} for _ in copies]
     if threads is not None:
         ctx.params = dataclasses.replace(ctx.params, nproc=threads)
-    rl = RunLog(log)
-    with rl.step(f"half map {half}: model {copy + 1}/{ctx.meta['model']['copies']}"):
-        C, _ = ctx.standard_half(half)
-        if ctx.auto:
-            model = _build_model(ctx, C, copy, rl)
-            if model is None:
-                _write_json(marker, {"skipped": "the builder found no chain"})
-                return {}
-        else:
-            model = ctx.model()
-        c = models.refine_one(model, irfft(C, ctx.shape), ctx.voxel, ctx.start,
-                              ctx.meta["resolution"]["used"], half, copy,
+    C, _ = ctx.standard_half(half)
+    half_map = irfft(C, ctx.shape)
+    resolution = ctx.meta["resolution"]["used"]
+    rmap = models.prepare_map(half_map, ctx.voxel, ctx.start, resolution,
                               threads=ctx.params.threads)
-        models.save_copy(ctx.copy_path(half, copy), model, c)
-        f = c.figures
-        rl(f"half map {half} model {copy + 1}: map correlation {f['map_correlation']:.3f}, "
-           f"rmsd from start {f['rmsd_from_start_A']:.2f} A, bond rmsd "
-           f"{f['bond_rmsd_A']:.3f} A, {f['seconds']:.1f} s")
-    return c.figures
+    fixed = None if ctx.auto else ctx.model()
+    fixed_cache = None if fixed is None else models.refinement_cache(fixed, rmap)
+    out = []
+    for copy in copies:
+        rl = RunLog(log)
+        with rl.step(f"half map {half}: model {copy + 1}/{ctx.meta['model']['copies']}"):
+            if ctx.auto:
+                model = _build_model(ctx, C, copy, rl)
+                if model is None:
+                    _write_json(ctx.copy_path(half, copy).with_suffix(".json"),
+                                {"skipped": "the builder found no chain"})
+                    out.append({})
+                    continue
+                cache = models.refinement_cache(model, rmap)
+            else:
+                model, cache = fixed, fixed_cache
+            c = models.refine_one(model, half_map, ctx.voxel, ctx.start, resolution, half,
+                                  copy, threads=ctx.params.threads, _cache=cache)
+            models.save_copy(ctx.copy_path(half, copy), model, c)
+            f = c.figures
+            rl(f"half map {half} model {copy + 1}: map correlation "
+               f"{f['map_correlation']:.3f}, rmsd from start {f['rmsd_from_start_A']:.2f} A, "
+               f"bond rmsd {f['bond_rmsd_A']:.3f} A, {f['seconds']:.1f} s")
+        out.append(c.figures)
+    return out
 
 
 # Variants of a half map that the builder traces (reference: "changing the resolution
@@ -755,14 +776,17 @@ def _build_model(ctx: _ModelContext, C, copy: int, rl):
     return models.Model(st, models.structure.atoms_of(st), f"built model {copy + 1}", [])
 
 
-def model_half(state_dir, half: int, log=print) -> dict:
+def model_half(state_dir, half: int, log=print, threads=None) -> dict:
     """Half ``half``'s composite: its density-modified half map moved toward the mean of its
     own refined models, per shell by weights estimated against the OTHER original half map,
-    locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``."""
+    locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``.
+    ``threads`` overrides the run's FFT threads (the two halves side by side use one each)."""
     ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
     if not ctx.meta.get("model"):
         _write_json(ctx.state / f"model_half{half}.json", {"skipped": "no models in this run"})
         return {}
+    if threads is not None:
+        ctx.params = dataclasses.replace(ctx.params, nproc=threads)
     rl = RunLog(log)
     with rl.step(f"half map {half}: model target and composite"):
         model, copies = ctx.copies(half)
@@ -773,6 +797,8 @@ def model_half(state_dir, half: int, log=print) -> dict:
             ctx.voxel, ctx.start, ctx.meta["resolution"]["used"], keep,
             threads=ctx.params.threads)
         np.save(ctx.state / f"Dm{half}.npy", Dm)
+        # finish's map-model FSC needs this mean again: saved rather than recomputed.
+        np.save(ctx.state / f"model_mean{half}.npy", target.model_mean)
         figures = {"target": target.figures, "copies": [c.figures for c in copies]}
         rl(f"half map {half}: model target from {len(copies)} models over "
            f"{100 * target.figures['region_fraction']:.0f}% of the box")
@@ -890,7 +916,9 @@ def _map_model_fsc(ctx, pairs, composite, written) -> dict:
     out, lines = {}, []
     for h in (1, 2):
         model, copies = pairs[h]
-        mean = ensemble(model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean
+        saved = ctx.state / f"model_mean{h}.npy"
+        mean = np.load(saved) if saved.exists() else ensemble(
+            model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean
         other, own = (models.model_map_fsc(model, copies, F[k], ctx.shape, ctx.voxel,
                                            ctx.start, density=mean)[1] for k in (3 - h, h))
         out[f"models_of_half_{h}_vs_other_half"] = other
@@ -1246,13 +1274,25 @@ def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | 
         modify_half(state, 2, log=log)
         units = model_units(state)
         if units:
-            _run_units(refine_model, state, units, params, log)
-            for half in (1, 2):
-                model_half(state, half, log=log)
+            _run_units(refine_models, state, _refinement_jobs(units, params.threads),
+                       params, log)
+            _run_units(model_half, state, [(1,), (2,)], params, log)
         return finish(state, log=log)
     except BaseException:
         abandon(state)
         raise
+
+
+def _refinement_jobs(units, workers: int) -> list:
+    """(half, [copies]) jobs from (half, copy) units: each half's copies in as few jobs as
+    keep ``workers`` processes busy, so that each job reads the state and prepares its half
+    map, model and restraints once (per copy that preparation cost as much as refining)."""
+    jobs = []
+    for half in sorted({h for h, _ in units}):
+        copies = [k for h, k in units if h == half]
+        n_jobs = max(1, min(len(copies), -(-workers // 2)))
+        jobs += [(half, copies[j::n_jobs]) for j in range(n_jobs)]
+    return jobs
 
 
 def _run_units(fn, state, units, params, log):

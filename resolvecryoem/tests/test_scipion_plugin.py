@@ -232,11 +232,12 @@ class TestResolveCryoEMProtocol(BaseTest):
             self.assertTrue(hasattr(prot, name), name)
         self.assertTrue(os.path.exists(prot.outputModel.getFileName()))
         steps = [s.funcName.get() for s in prot.loadSteps()]
-        self.assertEqual(steps.count("refineModelStep"), 16)
+        from resolvecryoem.core.models import N_COPIES
+        self.assertEqual(steps.count("refineModelStep"), 2 * N_COPIES)
         self.assertEqual(steps.count("modelHalfStep"), 2)
         with open(prot._getExtraPath("resolvecryoem", "results.json")) as fh:
             results = json.load(fh)
-        self.assertEqual(len(results["model"]["refinement"]["half_map_1"]), 8)
+        self.assertEqual(len(results["model"]["refinement"]["half_map_1"]), N_COPIES)
         # the ChimeraX script overlays the composite model the run built on
         from resolvecryoem.viewers import ResolveCryoEMViewer
         paths = ResolveCryoEMViewer(project=self.proj, protocol=prot).savePlots(
