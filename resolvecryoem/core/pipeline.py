@@ -38,6 +38,7 @@ from .params import DM_RATIO_RANGE, DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
 from .runlog import RunLog
+from .units import run_units
 from .weighting import real_space_weighting, sigma_weights
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
                          half_map_sharpening_scale, hold_low_resolution, lowpass,
@@ -1274,9 +1275,9 @@ def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | 
         modify_half(state, 2, log=log)
         units = model_units(state)
         if units:
-            _run_units(refine_models, state, _refinement_jobs(units, params.threads),
-                       params, log)
-            _run_units(model_half, state, [(1,), (2,)], params, log)
+            run_units(refine_models, state, _refinement_jobs(units, params.threads),
+                      params.threads, log)
+            run_units(model_half, state, [(1,), (2,)], params.threads, log)
         return finish(state, log=log)
     except BaseException:
         abandon(state)
@@ -1293,33 +1294,6 @@ def _refinement_jobs(units, workers: int) -> list:
         n_jobs = max(1, min(len(copies), -(-workers // 2)))
         jobs += [(half, copies[j::n_jobs]) for j in range(n_jobs)]
     return jobs
-
-
-def _run_units(fn, state, units, params, log):
-    """Independent units of work: side by side in processes (as many as params.nproc, or
-    every core), one FFT thread each; or one after the other in this process."""
-    workers = min(len(units), params.threads)
-    if workers <= 1:
-        for u in units:
-            fn(state, *u, log=log)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    # fork: the units need nothing but the state directory, and a caller's script without a
-    # __main__ guard would be run again by spawn.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as ex:
-        for lines in ex.map(_unit_in_process, [(fn, state, u) for u in units]):
-            for line in lines:
-                (log or (lambda _: None))(line)
-
-
-def _unit_in_process(job) -> list:
-    fn, state, unit = job
-    lines = []
-    fn(state, *unit, log=lines.append, threads=1)
-    return lines
 
 
 def abandon(state_dir) -> None:
