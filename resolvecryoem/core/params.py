@@ -194,6 +194,12 @@ class DensityModificationParams:
                "built into each and refined against that half map only. Recommended at "
                "about 3.5 A or better; at resolutions the builder cannot use it says so and "
                "keeps the standard result.")
+    model_sharpening: bool = _p(
+        False, "With a model (a model file or automatic models): scale the final map and "
+               "both half maps, shell by shell, to CC_ref x the shell amplitudes of the "
+               "refined models' density (instead of geometric and spectral scaling). FSCs "
+               "and the reported resolution are unchanged. Needs a model file or "
+               "density_modify_with_model.")
     symmetry: Optional[str] = _p(
         None, "Point-group symmetry not used in the reconstruction, averaged in density "
               "modification: C<n>, D<n> (2-fold along x), Dy<n> (along y), T, O or I, about "
