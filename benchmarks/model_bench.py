@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.metrics import truth_scores  # noqa: E402
+from benchmarks.metrics import sharpening_scores, truth_scores  # noqa: E402
 from benchmarks.run import make_case  # noqa: E402
 from resolvecryoem.core import mapio  # noqa: E402
 from resolvecryoem.core.fourier import Shells, irfft  # noqa: E402
@@ -131,10 +131,17 @@ def standard_run(case, work, params):
     keep_arrays = {k: np.load(state / f"{k}.npy") for k in
                    ("O1", "O2", "D1", "D2", "p_molecule", "hist_centres", "hist_solvent",
                     "hist_molecule")}
-    finish(state, log=lambda *_: None)
+    res = finish(state, log=lambda *_: None)
     seconds = time.perf_counter() - t
     dm, _ = mapio.read_map(work / "standard" / "denmod_map.mrc")
-    return dm, meta, keep_arrays, seconds, (p1, p2)
+    return dm, meta, keep_arrays, seconds, (p1, p2), _reported(res)
+
+
+def _reported(res) -> dict:
+    """What the program reports of its delivered map (results.json)."""
+    r = res["resolution"]
+    return {"after_corrected": r["after_corrected"], "after_envelope": r["after_envelope"],
+            "verdict": res["verdict"]["verdict"]}
 
 
 def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, seed=0,
@@ -214,11 +221,13 @@ def _pipeline_run(work, params, model_path, paths, tag, t0):
     seconds = time.perf_counter() - t0
     dm, _ = mapio.read_map(work / tag / "denmod_map.mrc")
     m = res["model"]
+    reported = _reported(res)
     ref = {i: m["refinement"][f"half_map_{i}"] for i in (1, 2)}
     fsc05 = {k: v for k, v in m["map_model_fsc"].items() if isinstance(v, float)}
     return dm, {"seconds": seconds, "refinement": ref, "model_fsc05": fsc05,
                 "seconds_refinement": sum(f["seconds"] for i in (1, 2) for f in ref[i]),
-                "target": {i: m["target"][f"half_map_{i}"] for i in (1, 2)}}
+                "target": {i: m["target"][f"half_map_{i}"] for i in (1, 2)},
+                "reported": reported}
 
 
 def _likelihood_cycles(C, O_i, O_j, target, arrays, params, shells, keep, shape):
@@ -238,10 +247,50 @@ def _likelihood_cycles(C, O_i, O_j, target, arrays, params, shells, keep, shape)
     return Dm
 
 
+def _at_shell_amplitudes(rho, like, voxel):
+    """``rho`` scaled per shell to the shell rms amplitudes of ``like``."""
+    from resolvecryoem.core.fourier import rfft
+    from resolvecryoem.core.sharpening import match_shell_rms
+    shells = Shells.for_box(rho.shape, voxel)
+    return irfft(match_shell_rms(rfft(rho), shell_rms(rfft(like), shells), shells), rho.shape)
+
+
+def _sharpening_table(rows) -> list:
+    """Figures per-shell scaling changes (FSC does not), and what the program reported."""
+    marks = [k for k in rows[0]["sharpening"] if k.startswith("ratio_") and k != "ratio_curve"]
+    head = (["method", "CC box", "CC env", "CC box, ideal scaling"]
+            + [f"amp. ratio {k[6:]} A" for k in marks]
+            + ["log2 ratio rms", "reported box / env (A)", "verdict"])
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        sc, rep = r["sharpening"], r.get("reported")
+        rep_text = ("" if rep is None else
+                    f"{rep['after_corrected']:.3f} / {rep['after_envelope']:.3f}")
+        out.append(f"| {r['method']} | {sc['cc_box']:.4f} | {sc['cc_envelope']:.4f} | "
+                   f"{sc['cc_box_ideal']:.4f} | "
+                   + " | ".join(f"{sc[k]:.2f}" for k in marks)
+                   + f" | {sc['log2_ratio_rms']:.2f} | {rep_text} | "
+                   f"{'' if rep is None else rep['verdict']} |")
+    out += ["", "CC: real-space correlation of the delivered map with the truth (whole box; "
+            "inside the envelope); ideal scaling: the same map scaled per shell by "
+            "FSC(map, truth) |truth| / |map| (the best any per-shell sharpening can reach). "
+            "amp. ratio: the map's shell amplitude over the Wiener-ideal FSC(map, truth) x "
+            "|truth|, relative to the same ratio at 8 A (1 = the ideal fall-off); log2 ratio "
+            "rms over the shells from 8 A to FSC(map, truth) = 0.143. Reported: the "
+            "program's resolution after (whole box / inside its envelope) and verdict from "
+            "results.json.", ""]
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--resolution", type=float, default=3.5)
     ap.add_argument("--copies", type=int, default=8)
+    ap.add_argument("--sampling", type=float, default=3.0,
+                    help="voxel = resolution / sampling (3: Nyquist is 0.67 x resolution, "
+                         "so the automatic dm_resolution is Nyquist; 4 leaves room finer)")
+    ap.add_argument("--dm-resolution", type=float, default=None,
+                    help="dm_resolution (A) of every run (default: automatic)")
     ap.add_argument("--model", default="1ake")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
@@ -250,6 +299,10 @@ def main(argv=None):
     ap.add_argument("--automatic", action="store_true",
                     help="also a row for the program's own run with automatically built "
                          "models (--density-modify-with-model, no model file)")
+    ap.add_argument("--sharpening", action="store_true",
+                    help="with --route pipeline: each model run also with model_sharpening "
+                         "on, and a table of the figures sharpening changes (real-space CC "
+                         "with the truth, shell amplitudes against the Wiener-ideal ones)")
     ap.add_argument("--route", choices=("composite", "likelihood", "pipeline"),
                     default="composite",
                     help="how the model target enters (see model_run); pipeline: the "
@@ -259,12 +312,13 @@ def main(argv=None):
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    case = make_case(args.model, args.resolution, seed=args.seed)
+    case = make_case(args.model, args.resolution, seed=args.seed, sampling=args.sampling)
     st = mst.read_structure(case["model"])
     print(f"case {case['name']}: box {case['shape']}, voxel {case['voxel']} A, "
           f"{mst.atoms_of(st).n} atoms")
-    params = DensityModificationParams(molecular_mass=case["mass"], nproc=1)
-    std, meta, arrays, t_std, paths = standard_run(case, work, params)
+    params = DensityModificationParams(molecular_mass=case["mass"], nproc=1,
+                                       dm_resolution=args.dm_resolution)
+    std, meta, arrays, t_std, paths, std_reported = standard_run(case, work, params)
     perfect = work / "perfect.cif"
     mst.write_structure(st, perfect)
     flawed, sites = flawed_model(st, seed=args.seed)
@@ -272,19 +326,35 @@ def main(argv=None):
     mst.write_structure(flawed, flawed_path)
     maps = {"average": 0.5 * (case["h1"] + case["h2"]), "standard DM": std}
     seconds = {"standard DM": t_std}
+    reported = {"standard DM": std_reported}
     extra = {}
-    for label, path, tag in (("model-based, perfect model", perfect, "perfect"),
-                             ("model-based, flawed model", flawed_path, "flawed")):
-        maps[label], extra[label] = model_run(case, work, params, path, meta, arrays, paths,
+    runs = [("model-based, perfect model", perfect, "perfect", params),
+            ("model-based, flawed model", flawed_path, "flawed", params)]
+    if args.sharpening:
+        if args.route != "pipeline":
+            ap.error("--sharpening needs --route pipeline")
+        sharp = dataclasses.replace(params, model_sharpening=True)
+        runs += [("perfect model + model sharpening", perfect, "perfect_sharp", sharp),
+                 ("flawed model + model sharpening", flawed_path, "flawed_sharp", sharp)]
+    for label, path, tag, p in runs:
+        maps[label], extra[label] = model_run(case, work, p, path, meta, arrays, paths,
                                               args.copies, args.seed, tag, args.route,
                                               log=lambda *_: None)
         seconds[label] = extra[label]["seconds"]
+        if "reported" in extra[label]:
+            reported[label] = extra[label].pop("reported")
     if args.automatic:
         label = "automatic models (program's run)"
         auto = dataclasses.replace(params, density_modify_with_model=True)
         maps[label], extra[label] = _pipeline_run(work, auto, None, paths, "auto",
                                                   time.perf_counter())
         seconds[label] = extra[label]["seconds"]
+    if args.sharpening:
+        # Controls: the standard map at a model-sharpened map's shell amplitudes, so that
+        # the site figures separate what the sharpening does from what the model does.
+        for label in [k for k in maps if k.endswith("model sharpening")]:
+            maps[f"standard DM at the amplitudes of: {label}"] = _at_shell_amplitudes(
+                std, maps[label], case["voxel"])
     rows = []
     for label, m in maps.items():
         sc = truth_scores(m, case["truth"], case["voxel"], case["envelope"])
@@ -293,6 +363,10 @@ def main(argv=None):
         rows.append(dict(method=label, fsc05_envelope=sc["envelope_0.5"],
                          fsc05_whole=sc["whole_0.5"], cc_molecule=sc["cc_molecule"], **sf,
                          seconds=seconds.get(label)))
+        if args.sharpening:
+            rows[-1]["sharpening"] = sharpening_scores(m, case["truth"], case["voxel"],
+                                                       case["envelope"])
+            rows[-1]["reported"] = reported.get(label)
     lines = []
     head = ("method", "FSC0.5 env (A)", "FSC0.5 box (A)", "CC mol", "phantom", "displ. wrong",
             "displ. true", "missing CC", "time (s)")
@@ -300,7 +374,11 @@ def main(argv=None):
                  f"{mst.atoms_of(st).n} atoms, {args.copies} copies per half map, route "
                  f"{args.route}.  Command: python benchmarks/model_bench.py "
                  f"--model {args.model} --resolution {args.resolution} --copies {args.copies}"
-                 f" --route {args.route}" + (" --automatic" if args.automatic else "") + "\n")
+                 + (f" --sampling {args.sampling:g}" if args.sampling != 3.0 else "")
+                 + (f" --dm-resolution {args.dm_resolution:g}" if args.dm_resolution else "")
+                 + f" --route {args.route}" + (" --automatic" if args.automatic else "")
+                 + (" --sharpening" if args.sharpening else "")
+                 + f"; dm_resolution {meta['resolution']['dm_resolution']:.2f} A\n")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for r in rows:
@@ -310,6 +388,8 @@ def main(argv=None):
                      f"{r['displaced_wrong']:.2f} | {r['displaced_true']:.2f} | "
                      f"{r['missing_cc']:.3f} | {t} |")
     lines.append("")
+    if args.sharpening:
+        lines += _sharpening_table(rows)
     for label, e in extra.items():
         ref = [f for i in (1, 2) for f in e["refinement"][i]]
         fsc05 = ", ".join(f"{k.replace('_', ' ')} {v:.2f} A"
@@ -333,7 +413,10 @@ def main(argv=None):
     (work / "results.md").write_text(text)
     if args.save:
         RESULTS.mkdir(exist_ok=True)
-        suffix = "_automatic" if args.automatic else ""
+        suffix = ("_automatic" if args.automatic else "") + \
+            ("_sharpening" if args.sharpening else "") + \
+            (f"_sampling{args.sampling:g}" if args.sampling != 3.0 else "") + \
+            (f"_dm{args.dm_resolution:g}" if args.dm_resolution else "")
         (RESULTS / f"model_bench_{args.model}_{args.route}{suffix}.md").write_text(text)
     (work / "results.json").write_text(json.dumps(
         dict(rows=rows, extra=extra), indent=1, default=float))
