@@ -17,6 +17,13 @@ map-phasing coefficients in finish; route likelihood puts the target into map ph
 instead (likelihood.map_phasing(target=...) cycles, as modify_half does with symmetry).
 ``--route pipeline`` runs the program itself with the model instead
 (resolvecryoem.core.pipeline.run(..., model=...)), standard run included in its time.
+
+``--sharpening`` (with --route pipeline) runs each model also with model_sharpening and adds
+the figures that per-shell scaling changes (FSC does not): real-space CC with the truth and
+shell amplitudes against the Wiener-ideal FSC(map, truth) x |truth| (metrics.
+sharpening_scores), the program's reported resolution and verdict, and control rows (the
+standard map at the model-sharpened amplitudes).  ``--sampling`` (voxel = resolution /
+sampling) and ``--dm-resolution`` measure dm_resolution finer than the automatic value.
 """
 from __future__ import annotations
 
