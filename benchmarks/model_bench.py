@@ -17,6 +17,13 @@ map-phasing coefficients in finish; route likelihood puts the target into map ph
 instead (likelihood.map_phasing(target=...) cycles, as modify_half does with symmetry).
 ``--route pipeline`` runs the program itself with the model instead
 (resolvecryoem.core.pipeline.run(..., model=...)), standard run included in its time.
+
+``--sharpening`` (with --route pipeline) runs each model also with model_sharpening and adds
+the figures that per-shell scaling changes (FSC does not): real-space CC with the truth and
+shell amplitudes against the Wiener-ideal FSC(map, truth) x |truth| (metrics.
+sharpening_scores), the program's reported resolution and verdict, and control rows (the
+standard map at the model-sharpened amplitudes).  ``--sampling`` (voxel = resolution /
+sampling) and ``--dm-resolution`` measure dm_resolution finer than the automatic value.
 """
 from __future__ import annotations
 
@@ -35,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.metrics import truth_scores  # noqa: E402
+from benchmarks.metrics import sharpening_scores, truth_scores  # noqa: E402
 from benchmarks.run import make_case, measure_command  # noqa: E402
 from resolvecryoem.core import mapio  # noqa: E402
 from resolvecryoem.core.fourier import Shells, irfft  # noqa: E402
@@ -131,10 +138,17 @@ def standard_run(case, work, params):
     keep_arrays = {k: np.load(state / f"{k}.npy") for k in
                    ("O1", "O2", "D1", "D2", "p_molecule", "hist_centres", "hist_solvent",
                     "hist_molecule")}
-    finish(state, log=lambda *_: None)
+    res = finish(state, log=lambda *_: None)
     seconds = (time.perf_counter() - t, time.process_time() - c)
     dm, _ = mapio.read_map(work / "standard" / "denmod_map.mrc")
-    return dm, meta, keep_arrays, seconds, (p1, p2)
+    return dm, meta, keep_arrays, seconds, (p1, p2), _reported(res)
+
+
+def _reported(res) -> dict:
+    """What the program reports of its delivered map (results.json)."""
+    r = res["resolution"]
+    return {"after_corrected": r["after_corrected"], "after_envelope": r["after_envelope"],
+            "verdict": res["verdict"]["verdict"]}
 
 
 def model_run(case, work, params, model_path, meta, arrays, paths, n_copies, seed=0,
@@ -216,12 +230,14 @@ def _pipeline_run(work, params, model_path, paths, tag, t0, c0=None):
     seconds = time.perf_counter() - t0
     dm, _ = mapio.read_map(work / tag / "denmod_map.mrc")
     m = res["model"]
+    reported = _reported(res)
     ref = {i: m["refinement"][f"half_map_{i}"] for i in (1, 2)}
     fsc05 = {k: v for k, v in m["map_model_fsc"].items() if isinstance(v, float)}
     return dm, {"seconds": seconds, "refinement": ref, "model_fsc05": fsc05,
                 "cpu_seconds": None if c0 is None else time.process_time() - c0,
                 "seconds_refinement": sum(f["seconds"] for i in (1, 2) for f in ref[i]),
-                "target": {i: m["target"][f"half_map_{i}"] for i in (1, 2)}}
+                "target": {i: m["target"][f"half_map_{i}"] for i in (1, 2)},
+                "reported": reported}
 
 
 def program_timing(paths, mass, model_path, work, nproc, repeats=2) -> dict:
@@ -276,10 +292,50 @@ def _likelihood_cycles(C, O_i, O_j, target, arrays, params, shells, keep, shape)
     return Dm
 
 
+def _at_shell_amplitudes(rho, like, voxel):
+    """``rho`` scaled per shell to the shell rms amplitudes of ``like``."""
+    from resolvecryoem.core.fourier import rfft
+    from resolvecryoem.core.sharpening import match_shell_rms
+    shells = Shells.for_box(rho.shape, voxel)
+    return irfft(match_shell_rms(rfft(rho), shell_rms(rfft(like), shells), shells), rho.shape)
+
+
+def _sharpening_table(rows) -> list:
+    """Figures per-shell scaling changes (FSC does not), and what the program reported."""
+    marks = [k for k in rows[0]["sharpening"] if k.startswith("ratio_") and k != "ratio_curve"]
+    head = (["method", "CC box", "CC env", "CC box, ideal scaling"]
+            + [f"amp. ratio {k[6:]} A" for k in marks]
+            + ["log2 ratio rms", "reported box / env (A)", "verdict"])
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        sc, rep = r["sharpening"], r.get("reported")
+        rep_text = ("" if rep is None else
+                    f"{rep['after_corrected']:.3f} / {rep['after_envelope']:.3f}")
+        out.append(f"| {r['method']} | {sc['cc_box']:.4f} | {sc['cc_envelope']:.4f} | "
+                   f"{sc['cc_box_ideal']:.4f} | "
+                   + " | ".join(f"{sc[k]:.2f}" for k in marks)
+                   + f" | {sc['log2_ratio_rms']:.2f} | {rep_text} | "
+                   f"{'' if rep is None else rep['verdict']} |")
+    out += ["", "CC: real-space correlation of the delivered map with the truth (whole box; "
+            "inside the envelope); ideal scaling: the same map scaled per shell by "
+            "FSC(map, truth) |truth| / |map| (the best any per-shell sharpening can reach). "
+            "amp. ratio: the map's shell amplitude over the Wiener-ideal FSC(map, truth) x "
+            "|truth|, relative to the same ratio at 8 A (1 = the ideal fall-off); log2 ratio "
+            "rms over the shells from 8 A to FSC(map, truth) = 0.143. Reported: the "
+            "program's resolution after (whole box / inside its envelope) and verdict from "
+            "results.json.", ""]
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--resolution", type=float, default=3.5)
     ap.add_argument("--copies", type=int, default=8)
+    ap.add_argument("--sampling", type=float, default=3.0,
+                    help="voxel = resolution / sampling (3: Nyquist is 0.67 x resolution, "
+                         "so the automatic dm_resolution is Nyquist; 4 leaves room finer)")
+    ap.add_argument("--dm-resolution", type=float, default=None,
+                    help="dm_resolution (A) of every run (default: automatic)")
     ap.add_argument("--model", default="1ake")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
@@ -291,6 +347,10 @@ def main(argv=None):
     ap.add_argument("--timing-nproc", type=int, nargs="*", default=[1, 2],
                     help="also time the program (command line) with and without --model at "
                          "these --nproc values (none: skip)")
+    ap.add_argument("--sharpening", action="store_true",
+                    help="with --route pipeline: each model run also with model_sharpening "
+                         "on, and a table of the figures sharpening changes (real-space CC "
+                         "with the truth, shell amplitudes against the Wiener-ideal ones)")
     ap.add_argument("--route", choices=("composite", "likelihood", "pipeline"),
                     default="composite",
                     help="how the model target enters (see model_run); pipeline: the "
@@ -300,12 +360,13 @@ def main(argv=None):
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    case = make_case(args.model, args.resolution, seed=args.seed)
+    case = make_case(args.model, args.resolution, seed=args.seed, sampling=args.sampling)
     st = mst.read_structure(case["model"])
     print(f"case {case['name']}: box {case['shape']}, voxel {case['voxel']} A, "
           f"{mst.atoms_of(st).n} atoms")
-    params = DensityModificationParams(molecular_mass=case["mass"], nproc=1)
-    std, meta, arrays, t_std, paths = standard_run(case, work, params)
+    params = DensityModificationParams(molecular_mass=case["mass"], nproc=1,
+                                       dm_resolution=args.dm_resolution)
+    std, meta, arrays, t_std, paths, std_reported = standard_run(case, work, params)
     perfect = work / "perfect.cif"
     mst.write_structure(st, perfect)
     flawed, sites = flawed_model(st, seed=args.seed)
@@ -314,14 +375,24 @@ def main(argv=None):
     maps = {"average": 0.5 * (case["h1"] + case["h2"]), "standard DM": std}
     seconds = {"standard DM": t_std[0]}
     cpu = {"standard DM": t_std[1]}
+    reported = {"standard DM": std_reported}
     extra = {}
-    for label, path, tag in (("model-based, perfect model", perfect, "perfect"),
-                             ("model-based, flawed model", flawed_path, "flawed")):
-        maps[label], extra[label] = model_run(case, work, params, path, meta, arrays, paths,
+    runs = [("model-based, perfect model", perfect, "perfect", params),
+            ("model-based, flawed model", flawed_path, "flawed", params)]
+    if args.sharpening:
+        if args.route != "pipeline":
+            ap.error("--sharpening needs --route pipeline")
+        sharp = dataclasses.replace(params, model_sharpening=True)
+        runs += [("perfect model + model sharpening", perfect, "perfect_sharp", sharp),
+                 ("flawed model + model sharpening", flawed_path, "flawed_sharp", sharp)]
+    for label, path, tag, p in runs:
+        maps[label], extra[label] = model_run(case, work, p, path, meta, arrays, paths,
                                               args.copies, args.seed, tag, args.route,
                                               log=lambda *_: None)
         seconds[label] = extra[label]["seconds"]
         cpu[label] = extra[label].get("cpu_seconds")
+        if "reported" in extra[label]:
+            reported[label] = extra[label].pop("reported")
     if args.automatic:
         label = "automatic models (program's run)"
         auto = dataclasses.replace(params, density_modify_with_model=True)
@@ -329,6 +400,12 @@ def main(argv=None):
                                                   time.perf_counter(), time.process_time())
         seconds[label] = extra[label]["seconds"]
         cpu[label] = extra[label].get("cpu_seconds")
+    if args.sharpening:
+        # Controls: the standard map at a model-sharpened map's shell amplitudes, so that
+        # the site figures separate what the sharpening does from what the model does.
+        for label in [k for k in maps if k.endswith("model sharpening")]:
+            maps[f"standard DM at the amplitudes of: {label}"] = _at_shell_amplitudes(
+                std, maps[label], case["voxel"])
     rows = []
     for label, m in maps.items():
         sc = truth_scores(m, case["truth"], case["voxel"], case["envelope"])
@@ -337,6 +414,10 @@ def main(argv=None):
         rows.append(dict(method=label, fsc05_envelope=sc["envelope_0.5"],
                          fsc05_whole=sc["whole_0.5"], cc_molecule=sc["cc_molecule"], **sf,
                          seconds=seconds.get(label), cpu_seconds=cpu.get(label)))
+        if args.sharpening:
+            rows[-1]["sharpening"] = sharpening_scores(m, case["truth"], case["voxel"],
+                                                       case["envelope"])
+            rows[-1]["reported"] = reported.get(label)
     lines = []
     head = ("method", "FSC0.5 env (A)", "FSC0.5 box (A)", "CC mol", "phantom", "displ. wrong",
             "displ. true", "missing CC", "time (s)", "CPU (s)")
@@ -346,7 +427,11 @@ def main(argv=None):
                  f"{mst.atoms_of(st).n} atoms, {copies} copies per half map, route "
                  f"{args.route}.  Command: python benchmarks/model_bench.py "
                  f"--model {args.model} --resolution {args.resolution} --copies {args.copies}"
-                 f" --route {args.route}" + (" --automatic" if args.automatic else "") + "\n")
+                 + (f" --sampling {args.sampling:g}" if args.sampling != 3.0 else "")
+                 + (f" --dm-resolution {args.dm_resolution:g}" if args.dm_resolution else "")
+                 + f" --route {args.route}" + (" --automatic" if args.automatic else "")
+                 + (" --sharpening" if args.sharpening else "")
+                 + f"; dm_resolution {meta['resolution']['dm_resolution']:.2f} A\n")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for r in rows:
@@ -360,6 +445,8 @@ def main(argv=None):
     timing = [program_timing(paths, case["mass"], perfect, work, n) for n in args.timing_nproc]
     for t in timing:
         lines += timing_lines(t) + [""]
+    if args.sharpening:
+        lines += _sharpening_table(rows)
     for label, e in extra.items():
         ref = [f for i in (1, 2) for f in e["refinement"][i]]
         fsc05 = ", ".join(f"{k.replace('_', ' ')} {v:.2f} A"
@@ -383,7 +470,10 @@ def main(argv=None):
     (work / "results.md").write_text(text)
     if args.save:
         RESULTS.mkdir(exist_ok=True)
-        suffix = "_automatic" if args.automatic else ""
+        suffix = ("_automatic" if args.automatic else "") + \
+            ("_sharpening" if args.sharpening else "") + \
+            (f"_sampling{args.sampling:g}" if args.sampling != 3.0 else "") + \
+            (f"_dm{args.dm_resolution:g}" if args.dm_resolution else "")
         (RESULTS / f"model_bench_{args.model}_{args.route}{suffix}.md").write_text(text)
     (work / "results.json").write_text(json.dumps(
         dict(rows=rows, extra=extra, timing=timing), indent=1, default=float))

@@ -85,6 +85,9 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             log=print) -> Path:
     """Read, check, box, sharpen, mask; write the state for :func:`modify_half`."""
     params = params or DensityModificationParams()
+    if params.model_sharpening and model is None and not params.density_modify_with_model:
+        raise InputError("model_sharpening needs models: give an atomic model (--model, "
+                         "protocol inputModel) or density_modify_with_model")
     out = Path(output_dir)
     state = out / STATE
     rl = RunLog(log)
@@ -834,7 +837,8 @@ def finish(state_dir, log=print) -> dict:
     halves, notes = _delivered_half_spectra(st, rec, rl)
     if st.O_full is None:  # the map-phasing spectra are in the delivered halves now
         st.D1 = st.D2 = None
-    maps, fs, local_res = _final_maps(st, rec, halves, rl)
+    model_amplitude = _model_amplitude_step(st, rl)
+    maps, fs, local_res = _final_maps(st, rec, halves, rl, model_amplitude)
     # From here on only per-shell figures and the maps: let the spectra go (16-28 bytes per
     # voxel of the analysed box) before the input maps are read again and assessed.
     del halves
@@ -846,6 +850,10 @@ def finish(state_dir, log=print) -> dict:
         written.pop(name, None)
     assessment = _assessment_step(st, written, notes, rl)
     results = _results(st, rec, assessment, tmp, rl)
+    results["final_sharpening"] = {
+        "method": "standard" if model_amplitude is None else "model-based",
+        "scale": np.asarray(fs).tolist(),
+        "model_amplitude": None if model_amplitude is None else model_amplitude.tolist()}
     if st.meta.get("model"):
         results["model"] = _model_outputs_step(st, standard, written, tmp, rl)
         results["outputs"] = {k: OUTPUTS[k] for k in list(tmp) + ["results", "log"]}
@@ -1012,8 +1020,36 @@ def _delivered_half_spectra(st: _FinishState, rec, rl) -> tuple:
     return H, notes
 
 
-def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
-    """Boxed real-space maps {name: map}, the per-shell final scale, the local resolution."""
+def _model_amplitude_step(st: _FinishState, rl) -> np.ndarray | None:
+    """With model_sharpening and models: the models' shell amplitudes A_M(s)
+    (models.sharpening); None otherwise (said in the log when asked for without models)."""
+    if not st.params.model_sharpening:
+        return None
+    if not st.meta.get("model"):
+        rl("model_sharpening: no models in this run (the automatic models were not "
+           "built); the standard final sharpening was applied")
+        return None
+    with rl.step("model-based sharpening"):
+        ctx = _ModelContext(st.dir, st.meta)
+        structures, copies = [], []
+        for h in (1, 2):
+            model, cs = ctx.copies(h)
+            s = model.structure
+            structures += list(s) if isinstance(s, (list, tuple)) else [s] * len(cs)
+            copies += cs
+        amp = models.sharpening.model_shell_amplitude(structures, copies, st.shells,
+                                                      ctx.voxel, ctx.start,
+                                                      threads=st.params.threads)
+        rl(f"model-based sharpening: final shell amplitudes set to CC_ref x the shell "
+           f"amplitudes of the {len(copies)} refined models' density (B "
+           f"{models.ensemble.B_ATOM:g} A^2 for every atom), anchored at "
+           f"{models.sharpening.ANCHOR_A:g} A; the same scale for both half maps")
+    return amp
+
+
+def _final_maps(st: _FinishState, rec, H, rl, model_amplitude=None) -> tuple:
+    """Boxed real-space maps {name: map}, the per-shell final scale, the local resolution.
+    ``model_amplitude`` (per shell, A_M of models.sharpening): model-based final scaling."""
     p, shells, threads = st.params, st.shells, st.params.threads
     with rl.step("final scaling"):
         # The half-map sharpening whitened the low-resolution shells for density
@@ -1032,6 +1068,10 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
                          else None)
         # Held below 8 A like the sharpening: keep the molecule's low-resolution shape.
         fs = hold_low_resolution(fs, shells)
+        if model_amplitude is not None:
+            fs = models.sharpening.model_final_scale(
+                shell_rms(F, shells), rec.full.cc_ref, model_amplitude, fs, shells,
+                final_scale_with_fsc_ref=p.final_scale_with_fsc_ref)
         if p.blur_by_resolution:
             fs = fs * b_factor_scale(shells, 2.0 * st.resolution)
         scale = shells.expand(fs)

@@ -480,6 +480,10 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                 if d is not None and not nyquist - 1e-6 <= d <= 50:
                     errors.append(f"{label(name)} {d} is out of range ({nyquist:.2f} A, "
                                   f"Nyquist, to 50 A).")
+            if p.model_sharpening and self.inputModel.get() is None \
+                    and not p.density_modify_with_model:
+                errors.append(f"{label('model_sharpening')} needs an atomic model or "
+                              f"automatically built models.")
         if self.binThreads.get() is not None and self.binThreads.get() < 1:
             errors.append("Threads per step must be at least 1.")
         errors += self._validateQueue()

@@ -207,6 +207,11 @@ class TestResolveCryoEMProtocol(BaseTest):
         self.launchProtocol(pdb)
         prot = self._resolve(inputModel=pdb.outputPdb)
         self.assertEqual(prot.validate(), [])
+        prot = self._resolve(inputModel=pdb.outputPdb, modelSharpening=True)
+        self.assertEqual(prot.validate(), [])
+        prot = self._resolve(modelSharpening=True)
+        self.assertTrue(any("Model-based sharpening" in e and "model" in e
+                            for e in prot.validate()), prot.validate())
         # a mask of another box
         mask_path = os.path.join(self.dataDir, "small_mask.mrc")
         mapio.write_map(mask_path, np.ones((40, 40, 40), np.float32),
