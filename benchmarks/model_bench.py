@@ -551,12 +551,15 @@ def main(argv=None):
     lines.append(f"Case {case['name']}: box {case['shape']}, voxel {case['voxel']} A, "
                  f"{mst.atoms_of(st).n} atoms, {copies} copies per half map, route "
                  f"{args.route}.  Command: python benchmarks/model_bench.py "
-                 f"--model {args.model} --resolution {args.resolution} --copies {args.copies}"
+                 f"--model {args.model} --resolution {args.resolution}"
+                 + (f" --copies {args.copies}" if args.route != "pipeline" else "")
                  + (f" --sampling {args.sampling:g}" if args.sampling != 3.0 else "")
                  + (f" --dm-resolution {args.dm_resolution:g}" if args.dm_resolution else "")
                  + f" --route {args.route}" + (" --automatic" if args.automatic else "")
                  + (" --sharpening" if args.sharpening else "")
                  + (" --symmetry" if args.symmetry else "")
+                 + (" --timing-nproc " + " ".join(map(str, args.timing_nproc))
+                    if args.timing_nproc != [1, 2] else "")
                  + f"; dm_resolution {meta['resolution']['dm_resolution']:.2f} A\n")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
