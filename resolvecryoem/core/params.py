@@ -202,8 +202,8 @@ class DensityModificationParams:
                "spectral scaling; FSCs and the reported resolution are unchanged. Off by "
                "default: on the simulated 3.5 A maps of benchmarks/model_bench.py (perfect "
                "and flawed models) it changed the real-space correlation with the true map "
-               "inside the molecule by +0.004 to +0.005 on 1AKE and by -0.001 to -0.003 on "
-               "5ME2 (whole box +0.0004 to +0.002 and -0.002 to -0.005): the fall-off it "
+               "inside the molecule by +0.003 to +0.005 on 1AKE and by +0.001 to -0.002 on "
+               "5ME2 (whole box +0.0002 to +0.002 and -0.001 to -0.004): the fall-off it "
                "sets is the models' B, a prior, not a measurement of the true map's. Needs "
                "a model file or density_modify_with_model.")
     symmetry: Optional[str] = _p(
