@@ -57,10 +57,11 @@ SLAB_COEFFICIENTS = 1 << 18
 class Shells:
     """Resolution shells of a half spectrum, computed once per box and passed along.
 
-    ``index``: shell of each coefficient (int32, half-spectrum shape; shells beyond the corner
-    of the box are clipped into the last shell).  ``s``: centre of each shell in 1/A.
+    ``index``: shell of each coefficient (uint16, half-spectrum shape; shells beyond the
+    corner of the box are clipped into the last shell).  ``s``: centre of each shell in 1/A.
     ``count``: number of full-spectrum coefficients per shell (multiplicity included).
-    ``s_grid``: |s| of each coefficient in 1/A (float32).
+    ``s_grid``: |s| of each coefficient in 1/A (float32), made when asked for (not kept:
+    2 bytes per voxel); :meth:`s_slab` gives it a slab at a time.
     """
 
     shape: tuple
@@ -68,15 +69,14 @@ class Shells:
     index: np.ndarray
     s: np.ndarray
     count: np.ndarray
-    s_grid: np.ndarray
+    freq: tuple  # (fz, fy, fx) of :func:`frequencies`
     weight: np.ndarray  # multiplicity, broadcastable to the half spectrum
 
     @classmethod
     def for_box(cls, shape, voxel_size, n_shells: int | None = None) -> "Shells":
         shape = tuple(int(n) for n in shape)
         vs = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,)).copy()
-        fz, fy, fx = frequencies(shape, vs)
-        s_grid = np.sqrt(fz * fz + fy * fy + fx * fx)
+        freq = frequencies(shape, vs)
         # Shell width: one Fourier pixel of the longest box edge; shells reach Nyquist of the
         # coarsest axis (beyond that, corners only).
         width = 1.0 / float(np.max(np.asarray(shape) * vs))
@@ -84,12 +84,26 @@ class Shells:
         if n_shells is None:
             n_shells = max(2, int(round(s_max / width)))
         width = s_max / n_shells
-        index = np.minimum((s_grid / width).astype(np.int32), n_shells - 1)
         weight = half_spectrum_multiplicity(shape)
-        count = np.bincount(index.ravel(), weights=np.broadcast_to(weight, index.shape).ravel(),
-                            minlength=n_shells)
+        half = shape[:-1] + (shape[-1] // 2 + 1,)
+        index = np.empty(half, np.uint16 if n_shells <= 1 << 16 else np.int32)
+        count = np.zeros(n_shells)
+        for sl in _slabs(half):  # no full-size float temporaries
+            k = np.minimum((_s_slab(freq, sl) / width).astype(np.int32), n_shells - 1)
+            index[sl] = k
+            count += np.bincount(k.ravel(), weights=np.broadcast_to(weight, k.shape).ravel(),
+                                 minlength=n_shells)
         s = (np.arange(n_shells) + 0.5) * width
-        return cls(shape, vs, index, s, count, s_grid, weight)
+        return cls(shape, vs, index, s, count, freq, weight)
+
+    @property
+    def s_grid(self) -> np.ndarray:
+        """|s| (1/A, float32) of every coefficient: a new array on each call."""
+        return _s_slab(self.freq, slice(None))
+
+    def s_slab(self, sl: slice) -> np.ndarray:
+        """|s| (1/A, float32) of the coefficients of one slab (``s_grid[sl]``)."""
+        return _s_slab(self.freq, sl)
 
     @property
     def n(self) -> int:
@@ -104,9 +118,7 @@ class Shells:
         """Slices along the first axis of about SLAB_COEFFICIENTS coefficients each: shell
         sums and expansions go slab by slab, so their temporaries stay small (bincount
         converts indices and weights to 64 bits: 12 bytes per coefficient at once otherwise)."""
-        per = int(np.prod(self.index.shape[1:]))
-        step = max(1, SLAB_COEFFICIENTS // max(per, 1))
-        return [slice(a, a + step) for a in range(0, self.index.shape[0], step)]
+        return _slabs(self.index.shape)
 
     def sum(self, values: np.ndarray) -> np.ndarray:
         """Sum over each shell of a real half-spectrum quantity, Friedel mates included."""
@@ -140,7 +152,7 @@ class Shells:
         origin shell (the map's mean, one coefficient) is kept out of the interpolation: its
         statistics are of a single number and must not leak into the lowest shells.
         """
-        out = np.empty(self.s_grid.shape, np.float32)
+        out = np.empty(self.index.shape, np.float32)
         for sl, v in self.expand_slabs(per_shell):
             out[sl] = v
         return out
@@ -152,7 +164,7 @@ class Shells:
         width = self.s[1] - self.s[0]
         centres = np.arange(self.n)
         for sl in self.slabs():
-            x = np.clip(self.s_grid[sl] / width - 0.5, 1.0, None)
+            x = np.clip(self.s_slab(sl) / width - 0.5, 1.0, None)
             vals = []
             for t in tables:
                 v = np.interp(x, centres, t).astype(np.float32)
@@ -164,3 +176,15 @@ class Shells:
     def significance(self) -> np.ndarray:
         """2 / sqrt(number of coefficients): an FSC below this is indistinguishable from 0."""
         return 2.0 / np.sqrt(np.maximum(self.count / 2.0, 1.0))
+
+
+def _slabs(half_shape) -> list:
+    per = int(np.prod(half_shape[1:]))
+    step = max(1, SLAB_COEFFICIENTS // max(per, 1))
+    return [slice(a, a + step) for a in range(0, half_shape[0], step)]
+
+
+def _s_slab(freq, sl: slice) -> np.ndarray:
+    fz, fy, fx = freq
+    fz = fz[sl]
+    return np.sqrt(fz * fz + fy * fy + fx * fx)

@@ -12,9 +12,9 @@ def sphere_kernel_spectrum(shells: Shells, radius_A: float) -> np.ndarray:
     Analytic transform of a ball: 3 (sin x - x cos x) / x^3 with x = 2 pi s R, so no kernel
     map and no extra FFT are needed.
     """
-    out = np.empty(shells.s_grid.shape, np.float32)
+    out = np.empty(shells.index.shape, np.float32)
     for sl in shells.slabs():  # float64 for the cancellation near x = 0, a slab at a time
-        x = (2.0 * np.pi * radius_A) * shells.s_grid[sl].astype(np.float64)
+        x = (2.0 * np.pi * radius_A) * shells.s_slab(sl).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[sl] = np.where(x > 1e-6, 3.0 * (np.sin(x) - x * np.cos(x)) / x ** 3, 1.0)
     return out

@@ -538,7 +538,9 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     keep = lowpass(shells, dm_resolution)
     # R over the shells that carry signal (beyond the resolution the coefficients are mostly
     # noise and R tends to 1 whatever the map).
-    r_select = (shells.s_grid <= 1.0 / meta["resolution"]["used"]) & (shells.s_grid > 0)
+    s_grid = shells.s_grid
+    r_select = (s_grid <= 1.0 / meta["resolution"]["used"]) & (s_grid > 0)
+    del s_grid
     C = O_i
     rms_i = shell_rms(O_i, shells)
     ops = _symmetry_operators(meta, params)
