@@ -128,26 +128,40 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rl(f"resolvecryoem density modification; half maps {path1} and {path2}")
     maps = _read_inputs(path1, path2, full_map, mask, params.voxel_size, rl)
     volume = _molecular_volume_step(params, seq_file, maps.info, rl)
-    d_input, F1, F2 = _input_box_resolution(maps, params.threads, rl)
+    d_input, F1, F2, shells = _input_box_resolution(maps, params.threads, rl)
     box, b1, b2, f_boxed = _boxing_step(maps, volume, params, d_input, rl)
-    if box is None:  # the analysed box is the input box: its transforms are the ones above
-        shells = Shells.for_box(b1.shape, maps.info.voxel_size)
-    else:
+    if box is not None:  # else the analysed box is the input box: its transforms are above
         del F1, F2
         shells = Shells.for_box(b1.shape, maps.info.voxel_size)
         F1, F2 = rfft(b1, params.threads), rfft(b2, params.threads)
+    # The half maps are read again for the independence step rather than held through the
+    # steps in between (8 bytes per voxel).
+    input_shape, boxed_shape = maps.h1.shape, b1.shape
+    maps.h1 = maps.h2 = None
+    del b1, b2
     res = _resolution_step(F1, F2, shells, params, path1, rl)
     O1, O2, O_full, scale = _sharpening_step(F1, F2, shells, res, params, maps.full, box, rl)
-    del F1, F2
+    del F1, F2  # O1, O2 now (scaled in place)
     keep = lowpass(shells, res["dm_resolution"])
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
-    solvent_h, molecule_h, s_noise = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule,
+    # All the histograms need of the spectra is their difference: the spectra are saved and
+    # let go first.
+    diff = O1 - O2
+    diff *= keep
+    del keep
+    with rl.step("saving state"):
+        np.save(state / "O1.npy", O1)
+        np.save(state / "O2.npy", O2)
+        del O1, O2
+    noise = irfft(diff, shells.shape, params.threads, overwrite=True)
+    del diff
+    solvent_h, molecule_h, s_noise = _histogram_step(noise, shells, rho_full, p_molecule,
                                                      res["used"], params.threads, rl)
-    del rho_full, keep
+    del rho_full, noise
     half_fsc = res.pop("half_fsc")
     with rl.step("saving state"):
-        arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=half_fsc,
+        arrays = dict(p_molecule=p_molecule, half_fsc=half_fsc,
                       sharpen_scale=scale, noise_scale=s_noise, hist_centres=solvent_h.centres,
                       hist_solvent=solvent_h.density, hist_molecule=molecule_h.density)
         if O_full is not None:
@@ -156,10 +170,9 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
             arrays["box_edge_weight"] = box.edge_weight
         for k, v in arrays.items():
             np.save(state / f"{k}.npy", v)
-        del arrays, O1, O2, O_full
-    # After the spectra are saved and let go: its two transforms then fit beside the rest.
-    independence = _independence_step(half_fsc, b1, b2, p_molecule, shells, res["used"],
-                                      params.threads, rl)
+        del arrays, O_full, s_noise
+    independence = _independence_step(half_fsc, (path1, path2), box, p_molecule, shells,
+                                      res["used"], params.threads, rl)
     inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
               "full_map": full_map, "mask": mask}
     info, box_volume = maps.info, maps.info.box_volume_A3
@@ -170,8 +183,8 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         parameters=params.to_dict(),
         box=None if box is None else {"lower": [int(n) for n in box.lower],
                                       "upper": [int(n) for n in box.upper]},
-        boxed_shape=[int(n) for n in b1.shape],
-        input_shape=[int(n) for n in maps.h1.shape],
+        boxed_shape=[int(n) for n in boxed_shape],
+        input_shape=[int(n) for n in input_shape],
         input_start_A=[float(v) for v in info.start_A],
         voxel_size=[float(v) for v in info.voxel_size],
         molecular_volume_A3=volume,
@@ -240,14 +253,14 @@ def _molecular_volume_step(params, seq_file, info, rl) -> float:
 
 
 def _input_box_resolution(maps: _Inputs, threads, rl) -> tuple:
-    """(resolution in A of the half-map FSC over the input box, the two transforms): the
-    transforms are passed on, for use when the maps are not boxed."""
+    """(resolution in A of the half-map FSC over the input box, the two transforms, the
+    shells): the transforms and shells are passed on, for use when the maps are not boxed."""
     with rl.step("half-map FSC of the input box"):
         shells = Shells.for_box(maps.h1.shape, maps.info.voxel_size)
         F1, F2 = rfft(maps.h1, threads), rfft(maps.h2, threads)
         d = resolution_at(fsc(F1, F2, shells), shells, 0.143)
         rl(f"half-map FSC = 0.143 at {d:.2f} A over the whole input box")
-    return d, F1, F2
+    return d, F1, F2, shells
 
 
 def _boxing_step(maps: _Inputs, volume, params, d_input, rl) -> tuple:
@@ -333,9 +346,11 @@ def has_signal(half_fsc, shells: Shells) -> bool:
 
 def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
     """(O1, O2, O_full or None, per-shell sharpening scale): shell amplitudes set to the
-    overall B b_iso, anisotropy removed (ALGORITHM.md section 3)."""
+    overall B b_iso, anisotropy removed (ALGORITHM.md section 3).  F1 and F2 are scaled in
+    place: O1 and O2 are the same arrays."""
     with rl.step("half-map sharpening"):
-        avg_F = 0.5 * (F1 + F2)
+        avg_F = F1 + F2
+        avg_F *= 0.5
         aniso = anisotropy_correction(avg_F, shells, res["used"]) if params.remove_aniso \
             else np.float32(1.0)
         rms_avg = shell_rms(avg_F * aniso, shells)
@@ -343,13 +358,17 @@ def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
         scale = half_map_sharpening_scale(rms_avg, shells, res["b_iso"], res["used"],
                                           params.density_modify_unsharpened_maps,
                                           res["half_fsc"])
-        S = shells.expand(scale) * aniso
-        O1 = (F1 * S).astype(np.complex64)
-        O2 = (F2 * S).astype(np.complex64)
+        S = shells.expand(scale)
+        S *= aniso
+        del aniso
+        O1, O2 = F1, F2
+        O1 *= S
+        O2 *= S
         O_full = None
         if full is not None:
             fb = boxing.cut(full, box) if box is not None else full
-            O_full = (rfft(fb, params.threads) * S).astype(np.complex64)
+            O_full = rfft(fb, params.threads)
+            O_full *= S
         rl("sharpened both half maps: " + ("overall B and anisotropy only "
            "(density_modify_unsharpened_maps)" if params.density_modify_unsharpened_maps
            else "shell amplitudes set to overall B " + f"{res['b_iso']:.0f} A^2") +
@@ -371,9 +390,15 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
             p_molecule = mask_from_file(mb, shells, resolution, threads)
             rl("molecule region from the mask file")
         else:
-            lrms = local_rms(signal_estimate(0.5 * (O1 + O2), res["half_fsc"], shells, threads),
-                             shells, MASK_RADIUS_RATIO * resolution, threads)
-            p_molecule = probabilistic_mask(lrms, f_boxed)
+            avg = O1 + O2
+            avg *= 0.5
+            signal = signal_estimate(avg, res["half_fsc"], shells, threads, overwrite=True)
+            del avg
+            lrms = local_rms(signal, shells, MASK_RADIUS_RATIO * resolution, threads,
+                             overwrite=True)
+            del signal
+            p_molecule = probabilistic_mask(lrms, f_boxed, overwrite=True)
+            del lrms
             rl(f"probabilistic molecule mask from local rms (radius "
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
                f"{p_molecule.mean():.3f}")
@@ -385,9 +410,15 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
 SHARED_NOISE_WARN, SHARED_NOISE_REFUSE = 0.05, 0.9
 
 
-def _independence_step(half_fsc, b1, b2, p_molecule, shells, resolution, threads, rl):
+def _independence_step(half_fsc, paths, box, p_molecule, shells, resolution, threads, rl):
+    """Shared-noise evidence (:func:`shared_noise`) from the half maps ``paths``, read again
+    (and cut to ``box``)."""
     with rl.step("independence of the half maps"):
-        e = shared_noise(half_fsc, b1, b2, p_molecule, shells, resolution, threads)
+        h = [mapio.read_map(p)[0] for p in paths]
+        if box is not None:
+            h = [boxing.cut(m, box) for m in h]
+        e = shared_noise(half_fsc, h[0], h[1], p_molecule, shells, resolution, threads)
+        del h
         shared, sigma = e["shared"], e["sigma"]
         rl(f"half-map FSC over the outer third of the shells: {e['solvent']:.3f} in the "
            f"solvent far from the molecule, {e['whole']:.3f} over the whole box "
@@ -435,14 +466,13 @@ def shared_noise(half_fsc, b1, b2, p_molecule, shells: Shells, resolution_A: flo
     return {"solvent": solvent, "whole": whole, "shared": min(solvent, whole), "sigma": sigma}
 
 
-def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, resolution, threads,
-                    rl) -> tuple:
-    """(solvent and molecule histograms, local noise scale s(x)) (ALGORITHM.md section 4)."""
+def _histogram_step(diff, shells, rho_full, p_molecule, resolution, threads, rl) -> tuple:
+    """(solvent and molecule histograms, local noise scale s(x)) (ALGORITHM.md section 4);
+    ``diff``: the difference of the half maps (to dm_resolution), divided by s(x) in place."""
     with rl.step("density histograms"):
         # Noise of one half map, filtered like the maps used in density modification:
         # var(rho1 - rho2) = 2 sigma_half^2; the noise is not stationary, so the maps are
         # normalised by its local level s(x) (1 in the molecule) and so is everything below.
-        diff = irfft((O1 - O2) * keep, shells.shape, threads)
         s_noise = noise_scale(diff, p_molecule, shells, MASK_RADIUS_RATIO * resolution,
                               threads)
         diff /= s_noise
