@@ -1080,7 +1080,9 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
     cc_before = fsc_ref(st.load("half_fsc"))
     avg = st.O1 + st.O2
     avg *= np.float32(0.5)
-    avg *= shells.expand(cc_before) * unwhiten
+    for sl, e in shells.expand_slabs(cc_before):  # = avg *= expand(cc_before) * unwhiten
+        avg[sl] *= e * unwhiten[sl]
+    del unwhiten
     maps["initial_map"] = irfft(avg, st.shape, threads, overwrite=True)
     return maps, fs, local_res
 
