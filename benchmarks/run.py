@@ -269,31 +269,36 @@ def criteria(scores) -> dict:
     return out
 
 
-def measure_command(cmd, cpu=False) -> tuple:
+def measure_command(cmd, cpu=False, maxrss=False) -> tuple:
     """(wall seconds, peak resident memory of the whole process tree in bytes) of a command,
     sampled every 50 ms with psutil; with ``cpu`` also the CPU seconds (user + system) of the
-    command and its children."""
+    command and its children; with ``maxrss`` also the command's own peak resident memory
+    as the kernel counted it (ru_maxrss, bytes: no sampling, so no short peak is missed)."""
     import psutil
-    import resource
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    watch = psutil.Process(proc.pid)
     peak = 0
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)  # reaps: the child's own rusage
+        if pid:
+            break
         try:
-            tree = [proc] + proc.children(recursive=True)
+            tree = [watch] + watch.children(recursive=True)
             peak = max(peak, sum(p.memory_info().rss for p in tree))
         except psutil.NoSuchProcess:
             pass
         time.sleep(0.05)
     seconds = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark command failed: {' '.join(cmd)}")
+    out = (seconds, peak)
     if cpu:
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return seconds, peak, cpu_s
-    return seconds, peak
+        out += (usage.ru_utime + usage.ru_stime,)
+    if maxrss:
+        out += (usage.ru_maxrss * 1024,)  # kilobytes on Linux
+    return out
 
 
 def speed_case(n, threads, workdir):
@@ -314,10 +319,13 @@ def speed_case(n, threads, workdir):
         cmd = [sys.executable, "-m", "resolvecryoem.cli", str(p1), str(p2),
                "--molecular-mass", "64000", "--nproc", str(threads), "--quiet",
                "--output-dir", str(workdir / f"speed{n}_{len(extra)}")] + extra
-        seconds, peak, cpu_s = measure_command(cmd, cpu=True)
+        load = os.getloadavg()[0]
+        seconds, peak, cpu_s, rss = measure_command(cmd, cpu=True, maxrss=True)
         out[label] = dict(seconds=seconds, units=seconds / unit, peak_GB=peak / 1e9,
                           bytes_per_voxel=peak / n ** 3, cpu_seconds=cpu_s,
-                          cpu_units=cpu_s / unit_cpu)
+                          cpu_units=cpu_s / unit_cpu, maxrss_GB=rss / 1e9,
+                          maxrss_bytes_per_voxel=rss / n ** 3,
+                          load=[load, os.getloadavg()[0]])
     # The baseline again after the runs: the machine may have got busier or quieter.
     unit_after, unit_cpu_after = fft_pair_seconds((n, n, n), threads, cpu=True)
     return dict(n=n, unit=unit, unit_after=unit_after, unit_cpu=unit_cpu,
@@ -500,14 +508,20 @@ def markdown(report) -> str:
                 f" s after; CPU {sp.get('unit_cpu', float('nan')):.3f} s / "
                 f"{sp.get('unit_cpu_after', float('nan')):.3f} s)", "",
                 "| run | wall time (s) | FFT-pair units (wall) | CPU time (s) | FFT-pair units "
-                "(CPU) | peak memory, process tree (GB) | bytes per input voxel |",
-                "|---|---|---|---|---|---|---|"]
+                "(CPU) | peak memory, process tree (GB) | bytes per input voxel | peak RSS "
+                "(ru_maxrss, GB) | bytes per input voxel (ru_maxrss) | load average "
+                "(start, end) |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        nan = float("nan")
         for k, r in sp["runs"].items():
             bpv = r.get("bytes_per_voxel", r["peak_GB"] * 1e9 / sp["n"] ** 3)
+            load = r.get("load", [nan, nan])
             out.append(f"| {k} | {r['seconds']:.1f} | {r['units']:.0f} | "
-                       f"{r.get('cpu_seconds', float('nan')):.1f} | "
-                       f"{r.get('cpu_units', float('nan')):.0f} | {r['peak_GB']:.2f} | "
-                       f"{bpv:.0f} |")
+                       f"{r.get('cpu_seconds', nan):.1f} | "
+                       f"{r.get('cpu_units', nan):.0f} | {r['peak_GB']:.2f} | "
+                       f"{bpv:.0f} | {r.get('maxrss_GB', nan):.2f} | "
+                       f"{r.get('maxrss_bytes_per_voxel', nan):.1f} | "
+                       f"{load[0]:.1f}, {load[1]:.1f} |")
         out.append("")
     return "\n".join(out) + "\n"
 
