@@ -1156,10 +1156,18 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
             if box:
                 t, which = filters[name]
                 if which not in spectra:
+                    # One whole-box spectrum at a time: the maps come in the order of the
+                    # spectra they use (the average's, then each half's).
+                    spectra.clear()
                     spectra[which] = rfft(h[which - 1], threads)
-                ti = np.interp(big_shells.s_grid, shells.s, t).astype(np.float32)
-                full_map = boxing.paste(boxed_map, irfft(spectra[which] * ti, h[0].shape,
-                                                         threads), box)
+                outside = np.empty(spectra[which].shape, np.complex64)
+                for sl in big_shells.slabs():  # the filter a slab at a time
+                    ti = np.interp(big_shells.s_slab(sl), shells.s, t).astype(np.float32)
+                    np.multiply(spectra[which][sl], ti, out=outside[sl])
+                del ti
+                full_map = boxing.paste(boxed_map, irfft(outside, h[0].shape, threads,
+                                                         overwrite=True), box)
+                del outside
             else:
                 full_map = boxed_map
             if flat is not None and name != "initial_map":
