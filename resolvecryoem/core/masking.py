@@ -20,11 +20,19 @@ def sphere_kernel_spectrum(shells: Shells, radius_A: float) -> np.ndarray:
 
 def _sphere_kernel_slabs(shells: Shells, radius_A: float):
     """(slab, :func:`sphere_kernel_spectrum` on it) for each of ``shells.slabs()``."""
+    ny = shells.index.shape[1]
+    m = ny // 2 + 1
     for sl in shells.slabs():  # float64 for the cancellation near x = 0, a slab at a time
-        x = (2.0 * np.pi * radius_A) * shells.s_slab(sl).astype(np.float64)
+        # Rows ky and -ky have the same |s| to the last bit (fftfreq's -k and k are exact
+        # negatives): the kernel is evaluated on rows 0..ny/2 and mirrored (half the work).
+        x = (2.0 * np.pi * radius_A) * shells.s_slab(sl)[:, :m].astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            yield sl, np.where(x > 1e-6, 3.0 * (np.sin(x) - x * np.cos(x)) / x ** 3,
-                               1.0).astype(np.float32)
+            k = np.where(x > 1e-6, 3.0 * (np.sin(x) - x * np.cos(x)) / x ** 3,
+                         1.0).astype(np.float32)
+        out = np.empty((k.shape[0], ny, k.shape[2]), np.float32)
+        out[:, :m] = k
+        out[:, m:] = k[:, 1:(ny + 1) // 2][:, ::-1]
+        yield sl, out
 
 
 def smooth(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1,
