@@ -269,35 +269,49 @@ def criteria(scores) -> dict:
     return out
 
 
+# Runs a command and writes its ru_maxrss (kB) and CPU seconds: the benchmark's own process is
+# large (the case's maps), and a child forked from it keeps that size as its ru_maxrss even
+# after exec; forked from this small interpreter instead, it carries only about 10 MB.
+_MAXRSS_HELPER = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)\n"
+    "_, status, ru = os.wait4(p.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(f'{ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}')\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
 def measure_command(cmd, cpu=False, maxrss=False) -> tuple:
     """(wall seconds, peak resident memory of the whole process tree in bytes) of a command,
     sampled every 50 ms with psutil; with ``cpu`` also the CPU seconds (user + system) of the
     command and its children; with ``maxrss`` also the command's own peak resident memory
-    as the kernel counted it (ru_maxrss, bytes: no sampling, so no short peak is missed)."""
+    as the kernel counted it (ru_maxrss, bytes: no sampling, so no short peak is missed;
+    it includes the ~10 MB of the small interpreter that starts the command)."""
     import psutil
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    watch = psutil.Process(proc.pid)
-    peak = 0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)  # reaps: the child's own rusage
-        if pid:
-            break
-        try:
-            tree = [watch] + watch.children(recursive=True)
-            peak = max(peak, sum(p.memory_info().rss for p in tree))
-        except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.05)
-    seconds = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark command failed: {' '.join(cmd)}")
+    with tempfile.NamedTemporaryFile(suffix=".rusage", delete=False) as f:
+        report = Path(f.name)
+    try:
+        t = time.perf_counter()
+        proc = psutil.Popen([sys.executable, "-c", _MAXRSS_HELPER, str(report)] + list(cmd),
+                            stdout=subprocess.DEVNULL)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                tree = [proc] + proc.children(recursive=True)
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t
+        if proc.returncode != 0:
+            raise RuntimeError(f"benchmark command failed: {' '.join(cmd)}")
+        maxrss_kb, cpu_s = (float(v) for v in report.read_text().split())
+    finally:
+        report.unlink(missing_ok=True)
     out = (seconds, peak)
     if cpu:
-        out += (usage.ru_utime + usage.ru_stime,)
+        out += (cpu_s,)
     if maxrss:
-        out += (usage.ru_maxrss * 1024,)  # kilobytes on Linux
+        out += (maxrss_kb * 1024,)  # kilobytes on Linux
     return out
 
 
