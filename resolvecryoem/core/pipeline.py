@@ -128,10 +128,10 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rl(f"resolvecryoem density modification; half maps {path1} and {path2}")
     maps = _read_inputs(path1, path2, full_map, mask, params.voxel_size, rl)
     volume = _molecular_volume_step(params, seq_file, maps.info, rl)
-    d_input, F1, F2, shells = _input_box_resolution(maps, params.threads, rl)
+    d_input, F1, F2, shells, input_fsc = _input_box_resolution(maps, params.threads, rl)
     box, b1, b2, f_boxed = _boxing_step(maps, volume, params, d_input, rl)
     if box is not None:  # else the analysed box is the input box: its transforms are above
-        del F1, F2
+        del F1, F2, input_fsc
         shells = Shells.for_box(b1.shape, maps.info.voxel_size)
         F1, F2 = rfft(b1, params.threads), rfft(b2, params.threads)
     # The half maps are read again for the independence step rather than held through the
@@ -139,7 +139,8 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     input_shape, boxed_shape = maps.h1.shape, b1.shape
     maps.h1 = maps.h2 = None
     del b1, b2
-    res = _resolution_step(F1, F2, shells, params, path1, rl)
+    res = _resolution_step(F1, F2, shells, params, path1, rl,
+                           half_fsc=input_fsc if box is None else None)
     O1, O2, O_full, scale = _sharpening_step(F1, F2, shells, res, params, maps.full, box, rl)
     del F1, F2  # O1, O2 now (scaled in place)
     keep = lowpass(shells, res["dm_resolution"])
@@ -254,13 +255,14 @@ def _molecular_volume_step(params, seq_file, info, rl) -> float:
 
 def _input_box_resolution(maps: _Inputs, threads, rl) -> tuple:
     """(resolution in A of the half-map FSC over the input box, the two transforms, the
-    shells): the transforms and shells are passed on, for use when the maps are not boxed."""
+    shells, the FSC): passed on, for use when the maps are not boxed."""
     with rl.step("half-map FSC of the input box"):
         shells = Shells.for_box(maps.h1.shape, maps.info.voxel_size)
         F1, F2 = rfft(maps.h1, threads), rfft(maps.h2, threads)
-        d = resolution_at(fsc(F1, F2, shells), shells, 0.143)
+        curve = fsc(F1, F2, shells)
+        d = resolution_at(curve, shells, 0.143)
         rl(f"half-map FSC = 0.143 at {d:.2f} A over the whole input box")
-    return d, F1, F2, shells
+    return d, F1, F2, shells, curve
 
 
 def _boxing_step(maps: _Inputs, volume, params, d_input, rl) -> tuple:
@@ -285,11 +287,12 @@ def _boxing_step(maps: _Inputs, volume, params, d_input, rl) -> tuple:
     return box, b1, b2, f_boxed
 
 
-def _resolution_step(F1, F2, shells: Shells, params, path1, rl) -> dict:
+def _resolution_step(F1, F2, shells: Shells, params, path1, rl, half_fsc=None) -> dict:
     """Half-map FSC, resolution, dm_resolution and b_iso; refuses maps with no signal and
     says loudly when the FSC does not fall before Nyquist."""
     with rl.step("resolution"):
-        half_fsc = fsc(F1, F2, shells)
+        if half_fsc is None:  # else fsc(F1, F2, shells), computed already
+            half_fsc = fsc(F1, F2, shells)
         if not has_signal(half_fsc, shells):
             raise InputError(f"{path1} and its partner share no signal: the half-map FSC "
                              f"does not rise above the noise level (3/sqrt(N)) in "
