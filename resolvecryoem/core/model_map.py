@@ -68,7 +68,16 @@ def model_density(model, shape, voxel_size, start_A, resolution_A=None, b_add=0.
     only contribute their tails.  ``b_add`` (A^2) blurs every atom; ``resolution_A`` adds a
     further blur of B = resolution^2 A^2, a gentle resolution-like fall-off.
     """
-    st = read_model(model)
+    return structure_density(read_model(model), shape, voxel_size, start_A, resolution_A,
+                             b_add)
+
+
+def structure_density(st: gemmi.Structure, shape, voxel_size, start_A, resolution_A=None,
+                      b_add=0.0) -> np.ndarray:
+    """:func:`model_density` of a Structure already read and filtered (e.g. by
+    :func:`read_model`), which is moved into the padded cell (the caller's copy is left
+    alone)."""
+    st = st.clone()
     shape = tuple(int(n) for n in shape)
     voxel = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
     start = np.asarray(start_A, dtype=np.float64)
@@ -79,11 +88,8 @@ def model_density(model, shape, voxel_size, start_A, resolution_A=None, b_add=0.
     n_cell = np.array(shape) + 2 * pad          # (z, y, x)
     cell = n_cell * voxel
     shift = pad * voxel - start                 # box voxel 0 -> cell voxel pad
-    for ch in st[0]:
-        for res in ch:
-            for atom in res:
-                p = atom.pos
-                atom.pos = gemmi.Position(p.x + shift[2], p.y + shift[1], p.z + shift[0])
+    st[0].transform_pos_and_adp(gemmi.Transform(gemmi.Mat33(),
+                                                gemmi.Vec3(shift[2], shift[1], shift[0])))
     st.cell = gemmi.UnitCell(cell[2], cell[1], cell[0], 90, 90, 90)
     st.spacegroup_hm = "P 1"
     st.setup_cell_images()

@@ -38,6 +38,7 @@ from .params import DM_RATIO_RANGE, DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
 from .runlog import RunLog
+from .units import run_units
 from .weighting import real_space_weighting, sigma_weights
 from .sharpening import (anisotropy_correction, b_factor_scale, final_scale,
                          half_map_sharpening_scale, hold_low_resolution, lowpass,
@@ -84,6 +85,9 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             log=print) -> Path:
     """Read, check, box, sharpen, mask; write the state for :func:`modify_half`."""
     params = params or DensityModificationParams()
+    if params.model_sharpening and model is None and not params.density_modify_with_model:
+        raise InputError("model_sharpening needs models: give an atomic model (--model, "
+                         "protocol inputModel) or density_modify_with_model")
     out = Path(output_dir)
     state = out / STATE
     rl = RunLog(log)
@@ -654,11 +658,15 @@ def _auto_model_step(meta, rl) -> dict | None:
                 f"built and the standard result is delivered")
         return None
     n_res = models.building.residues_from_volume(meta["molecular_volume_A3"])
-    rl(f"density_modify_with_model: {models.N_COPIES} models per half map, each built into "
+    n_ops = len(_symmetry_operators(meta, DensityModificationParams.from_dict(
+        meta["parameters"])))
+    rl(f"density_modify_with_model: {models.N_BUILT} models per half map, each built into "
        f"its own variant of that half map's density-modified map (resolution cut-off, "
        f"sharpening, blurring) and refined against it; at most {n_res} residues each "
-       f"(from the molecular volume)")
-    return {"auto": True, "copies": models.N_COPIES, "residues": n_res}
+       f"(from the molecular volume)"
+       + (f", built in one asymmetric unit ({n_res // n_ops} residues) and expanded by the "
+          f"{n_ops} symmetry operators" if n_ops > 1 else ""))
+    return {"auto": True, "copies": models.N_BUILT, "residues": n_res}
 
 
 def model_units(state_dir) -> list:
@@ -691,7 +699,7 @@ class _ModelContext:
 
     @property
     def auto(self) -> bool:
-        return bool(self.meta["model"].get("auto"))
+        return bool((self.meta.get("model") or {}).get("auto"))
 
     def model(self):
         """The model as checked at the start (symmetry-expanded), without the map check."""
@@ -713,7 +721,9 @@ class _ModelContext:
         return w.apply(O_i, D_i, self.shells), w
 
     def copy_path(self, half: int, copy: int) -> Path:
-        return self.state / f"model_half{half}_copy{copy}.cif"
+        """Where copy ``copy`` of half ``half`` is kept: mmCIF for built models (each its own
+        atoms), coordinates and occupancies alone (.npz) for copies of the given model."""
+        return self.state / f"model_half{half}_copy{copy}.{'cif' if self.auto else 'npz'}"
 
     def copies(self, half: int) -> tuple:
         """(Model, [RefinedCopy]) of half ``half``.  Built models each have their own atoms:
@@ -740,34 +750,56 @@ def refine_model(state_dir, half: int, copy: int, log=print, threads=None) -> di
     """One randomised copy of the model refined against half map ``half`` ALONE (its
     density-modified half map from stage 2); written to the state directory.  ``threads``
     overrides the run's FFT threads (units side by side use one each)."""
+    return refine_models(state_dir, half, [copy], log=log, threads=threads)[0]
+
+
+def refine_models(state_dir, half: int, copies, log=print, threads=None) -> list:
+    """Copies ``copies`` of half map ``half``, one after the other, as :func:`refine_model`
+    does each (same results, copy by copy), but the state, the half map, the model, its
+    restraints and the refinement map are read and prepared once for all of them."""
     ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
-    marker = ctx.copy_path(half, copy).with_suffix(".json")
     if not ctx.meta.get("model"):
         # A step planned before prepare decided against models (e.g. resolution too poor
         # for the builder): nothing to do, and it says so.
-        _write_json(marker, {"skipped": "no models in this run"})
-        return {}
+        for copy in copies:
+            _write_json(ctx.copy_path(half, copy).with_suffix(".json"),
+                        {"skipped": "no models in this run"})
+        return [{} for _ in copies]
     if threads is not None:
         ctx.params = dataclasses.replace(ctx.params, nproc=threads)
-    rl = RunLog(log)
-    with rl.step(f"half map {half}: model {copy + 1}/{ctx.meta['model']['copies']}"):
-        C, _ = ctx.standard_half(half)
-        if ctx.auto:
-            model = _build_model(ctx, C, copy, rl)
-            if model is None:
-                _write_json(marker, {"skipped": "the builder found no chain"})
-                return {}
-        else:
-            model = ctx.model()
-        c = models.refine_one(model, irfft(C, ctx.shape), ctx.voxel, ctx.start,
-                              ctx.meta["resolution"]["used"], half, copy,
+    C, _ = ctx.standard_half(half)
+    half_map = irfft(C, ctx.shape)
+    resolution = ctx.meta["resolution"]["used"]
+    rmap = models.prepare_map(half_map, ctx.voxel, ctx.start, resolution,
                               threads=ctx.params.threads)
-        models.save_copy(ctx.copy_path(half, copy), model, c)
-        f = c.figures
-        rl(f"half map {half} model {copy + 1}: map correlation {f['map_correlation']:.3f}, "
-           f"rmsd from start {f['rmsd_from_start_A']:.2f} A, bond rmsd "
-           f"{f['bond_rmsd_A']:.3f} A, {f['seconds']:.1f} s")
-    return c.figures
+    fixed = None if ctx.auto else ctx.model()
+    fixed_cache = None if fixed is None else models.refinement_cache(fixed, rmap)
+    out = []
+    for copy in copies:
+        rl = RunLog(log)
+        with rl.step(f"half map {half}: model {copy + 1}/{ctx.meta['model']['copies']}"):
+            built = None
+            if ctx.auto:
+                model, built = _build_model(ctx, C, copy, rl)
+                if model is None:
+                    _write_json(ctx.copy_path(half, copy).with_suffix(".json"),
+                                {"skipped": "the builder found no chain"})
+                    out.append({})
+                    continue
+                cache = models.refinement_cache(model, rmap)
+            else:
+                model, cache = fixed, fixed_cache
+            c = models.refine_one(model, half_map, ctx.voxel, ctx.start, resolution, half,
+                                  copy, threads=ctx.params.threads, _cache=cache)
+            if built is not None:
+                c.figures["built"] = built
+            models.save_copy(ctx.copy_path(half, copy), model, c)
+            f = c.figures
+            rl(f"half map {half} model {copy + 1}: map correlation "
+               f"{f['map_correlation']:.3f}, rmsd from start {f['rmsd_from_start_A']:.2f} A, "
+               f"bond rmsd {f['bond_rmsd_A']:.3f} A, {f['seconds']:.1f} s")
+        out.append(c.figures)
+    return out
 
 
 # Variants of a half map that the builder traces (reference: "changing the resolution
@@ -778,31 +810,48 @@ AUTO_MODEL_VARIANTS = [(1.0, 0.0), (1.0, 20.0), (1.1, -10.0), (1.1, 10.0), (1.0,
 
 
 def _build_model(ctx: _ModelContext, C, copy: int, rl):
-    """Model ``copy`` of a half map: built into variant ``copy`` of its density-modified
-    half map (spectrum C), or None when the variant supports no chain."""
+    """(Model, build figures) of model ``copy`` of a half map: built into variant ``copy``
+    of its density-modified half map (spectrum C); Model None when the variant supports no
+    chain."""
     cut, b = AUTO_MODEL_VARIANTS[copy % len(AUTO_MODEL_VARIANTS)]
     d = ctx.meta["resolution"]["used"]
     variant = irfft(C * lowpass(ctx.shells, max(cut * d, 2.0 * float(ctx.voxel.max())))
                     * ctx.shells.expand(np.exp(-b * ctx.shells.s ** 2 / 4)), ctx.shape)
+    ops = ctx.operators(ctx.params)
+    n_res, region = ctx.meta["model"]["residues"], None
+    if len(ops) > 1:
+        # "If symmetry file supplied, build only the unique part of the model": one
+        # asymmetric unit of this variant (its own half's data only), then expanded.
+        n_res //= len(ops)
+        region = symmetry.asymmetric_unit(
+            models.building.prepare_map(variant, ctx.voxel, d), ctx.voxel, ctx.start, ops)
     st, figures = models.building.build_model(variant, ctx.voxel, ctx.start, d,
-                                              n_residues_max=ctx.meta["model"]["residues"],
-                                              seed=copy, pseudo_atoms=False)
+                                              n_residues_max=n_res, seed=copy,
+                                              pseudo_atoms=False, region=region)
+    if len(ops) > 1:
+        st = models.structure.expand_symmetry(st, ops)
+        figures["symmetry_copies"] = len(ops)
     rl(f"built model {copy + 1} (cut-off {cut * d:.2f} A, B {b:+.0f} A^2): "
-       f"{figures['residues']} residues in {figures['fragments']} fragments")
+       f"{figures['residues']} residues in {figures['fragments']} fragments"
+       + (f" in the unique part, expanded to {len(ops)} copies" if len(ops) > 1 else ""))
     if figures["residues"] < 4:
         rl.warn(f"model {copy + 1}: the builder found no chain in this variant; skipped")
-        return None
-    return models.Model(st, models.structure.atoms_of(st), f"built model {copy + 1}", [])
+        return None, figures
+    return (models.Model(st, models.structure.atoms_of(st), f"built model {copy + 1}", []),
+            figures)
 
 
-def model_half(state_dir, half: int, log=print) -> dict:
+def model_half(state_dir, half: int, log=print, threads=None) -> dict:
     """Half ``half``'s composite: its density-modified half map moved toward the mean of its
     own refined models, per shell by weights estimated against the OTHER original half map,
-    locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``."""
+    locally by model agreement (models.model_half_map); saved as ``Dm<half>.npy``.
+    ``threads`` overrides the run's FFT threads (the two halves side by side use one each)."""
     ctx = _ModelContext(state_dir, _read_json(Path(state_dir) / "meta.json"))
     if not ctx.meta.get("model"):
         _write_json(ctx.state / f"model_half{half}.json", {"skipped": "no models in this run"})
         return {}
+    if threads is not None:
+        ctx.params = dataclasses.replace(ctx.params, nproc=threads)
     rl = RunLog(log)
     with rl.step(f"half map {half}: model target and composite"):
         model, copies = ctx.copies(half)
@@ -813,6 +862,8 @@ def model_half(state_dir, half: int, log=print) -> dict:
             ctx.voxel, ctx.start, ctx.meta["resolution"]["used"], keep,
             threads=ctx.params.threads)
         np.save(ctx.state / f"Dm{half}.npy", Dm)
+        # finish's map-model FSC needs this mean again: saved rather than recomputed.
+        np.save(ctx.state / f"model_mean{half}.npy", target.model_mean)
         figures = {"target": target.figures, "copies": [c.figures for c in copies]}
         rl(f"half map {half}: model target from {len(copies)} models over "
            f"{100 * target.figures['region_fraction']:.0f}% of the box")
@@ -847,7 +898,8 @@ def finish(state_dir, log=print) -> dict:
     halves, notes = _delivered_half_spectra(st, rec, rl)
     if st.O_full is None:  # the map-phasing spectra are in the delivered halves now
         st.D1 = st.D2 = None
-    maps, fs, local_res = _final_maps(st, rec, halves, rl)
+    model_amplitude = _model_amplitude_step(st, rl)
+    maps, fs, local_res = _final_maps(st, rec, halves, rl, model_amplitude)
     # From here on only per-shell figures and the maps: let the spectra go (16-28 bytes per
     # voxel of the analysed box) before the input maps are read again and assessed.
     del halves
@@ -859,6 +911,10 @@ def finish(state_dir, log=print) -> dict:
         written.pop(name, None)
     assessment = _assessment_step(st, written, notes, rl)
     results = _results(st, rec, assessment, tmp, rl)
+    results["final_sharpening"] = {
+        "method": "standard" if model_amplitude is None else "model-based",
+        "scale": np.asarray(fs).tolist(),
+        "model_amplitude": None if model_amplitude is None else model_amplitude.tolist()}
     if st.meta.get("model"):
         results["model"] = _model_outputs_step(st, standard, written, tmp, rl)
         results["outputs"] = {k: OUTPUTS[k] for k in list(tmp) + ["results", "log"]}
@@ -930,7 +986,9 @@ def _map_model_fsc(ctx, pairs, composite, written) -> dict:
     out, lines = {}, []
     for h in (1, 2):
         model, copies = pairs[h]
-        mean = ensemble(model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean
+        saved = ctx.state / f"model_mean{h}.npy"
+        mean = np.load(saved) if saved.exists() else ensemble(
+            model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean
         other, own = (models.model_map_fsc(model, copies, F[k], ctx.shape, ctx.voxel,
                                            ctx.start, density=mean)[1] for k in (3 - h, h))
         out[f"models_of_half_{h}_vs_other_half"] = other
@@ -1023,8 +1081,36 @@ def _delivered_half_spectra(st: _FinishState, rec, rl) -> tuple:
     return H, notes
 
 
-def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
-    """Boxed real-space maps {name: map}, the per-shell final scale, the local resolution."""
+def _model_amplitude_step(st: _FinishState, rl) -> np.ndarray | None:
+    """With model_sharpening and models: the models' shell amplitudes A_M(s)
+    (models.sharpening); None otherwise (said in the log when asked for without models)."""
+    if not st.params.model_sharpening:
+        return None
+    if not st.meta.get("model"):
+        rl("model_sharpening: no models in this run (the automatic models were not "
+           "built); the standard final sharpening was applied")
+        return None
+    with rl.step("model-based sharpening"):
+        ctx = _ModelContext(st.dir, st.meta)
+        structures, copies = [], []
+        for h in (1, 2):
+            model, cs = ctx.copies(h)
+            s = model.structure
+            structures += list(s) if isinstance(s, (list, tuple)) else [s] * len(cs)
+            copies += cs
+        amp = models.sharpening.model_shell_amplitude(structures, copies, st.shells,
+                                                      ctx.voxel, ctx.start,
+                                                      threads=st.params.threads)
+        rl(f"model-based sharpening: final shell amplitudes set to CC_ref x the shell "
+           f"amplitudes of the {len(copies)} refined models' density (B "
+           f"{models.ensemble.B_ATOM:g} A^2 for every atom), anchored at "
+           f"{models.sharpening.ANCHOR_A:g} A; the same scale for both half maps")
+    return amp
+
+
+def _final_maps(st: _FinishState, rec, H, rl, model_amplitude=None) -> tuple:
+    """Boxed real-space maps {name: map}, the per-shell final scale, the local resolution.
+    ``model_amplitude`` (per shell, A_M of models.sharpening): model-based final scaling."""
     p, shells, threads = st.params, st.shells, st.params.threads
     with rl.step("final scaling"):
         # The half-map sharpening whitened the low-resolution shells for density
@@ -1044,6 +1130,10 @@ def _final_maps(st: _FinishState, rec, H, rl) -> tuple:
                          else None)
         # Held below 8 A like the sharpening: keep the molecule's low-resolution shape.
         fs = hold_low_resolution(fs, shells)
+        if model_amplitude is not None:
+            fs = models.sharpening.model_final_scale(
+                shell_rms(F, shells), rec.full.cc_ref, model_amplitude, fs, shells,
+                final_scale_with_fsc_ref=p.final_scale_with_fsc_ref)
         if p.blur_by_resolution:
             fs = fs * b_factor_scale(shells, 2.0 * st.resolution)
         scale = shells.expand(fs)
@@ -1308,40 +1398,25 @@ def run(half_map_1, half_map_2, output_dir, params: DensityModificationParams | 
         modify_half(state, 2, log=log)
         units = model_units(state)
         if units:
-            _run_units(refine_model, state, units, params, log)
-            for half in (1, 2):
-                model_half(state, half, log=log)
+            run_units(refine_models, state, _refinement_jobs(units, params.threads),
+                      params.threads, log)
+            run_units(model_half, state, [(1,), (2,)], params.threads, log)
         return finish(state, log=log)
     except BaseException:
         abandon(state)
         raise
 
 
-def _run_units(fn, state, units, params, log):
-    """Independent units of work: side by side in processes (as many as params.nproc, or
-    every core), one FFT thread each; or one after the other in this process."""
-    workers = min(len(units), params.threads)
-    if workers <= 1:
-        for u in units:
-            fn(state, *u, log=log)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    # fork: the units need nothing but the state directory, and a caller's script without a
-    # __main__ guard would be run again by spawn.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as ex:
-        for lines in ex.map(_unit_in_process, [(fn, state, u) for u in units]):
-            for line in lines:
-                (log or (lambda _: None))(line)
-
-
-def _unit_in_process(job) -> list:
-    fn, state, unit = job
-    lines = []
-    fn(state, *unit, log=lines.append, threads=1)
-    return lines
+def _refinement_jobs(units, workers: int) -> list:
+    """(half, [copies]) jobs from (half, copy) units: each half's copies in as few jobs as
+    keep ``workers`` processes busy, so that each job reads the state and prepares its half
+    map, model and restraints once (per copy that preparation cost as much as refining)."""
+    jobs = []
+    for half in sorted({h for h, _ in units}):
+        copies = [k for h, k in units if h == half]
+        n_jobs = max(1, min(len(copies), -(-workers // 2)))
+        jobs += [(half, copies[j::n_jobs]) for j in range(n_jobs)]
+    return jobs
 
 
 def abandon(state_dir) -> None:

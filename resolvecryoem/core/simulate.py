@@ -127,3 +127,48 @@ def gemmi_one_letter(chain) -> str:
     """One-letter sequence of a gemmi chain's polymer residues."""
     import gemmi
     return gemmi.one_letter_code([r.name for r in chain]).replace("X", "") or "X"
+
+
+def c2_dimer_model(shape, voxel_size: float, model=None):
+    """A C2 dimer of a real model (gemmi Structure), 2-fold along z through the box centre.
+
+    The model (by default the bundled 1AKE) is moved so that its centre lies half its x
+    extent plus 2 A from the axis, and a copy turned by 180 degrees about the axis is added as
+    chain B.  For a box starting at the origin, ``symmetry="C2"`` describes it exactly.
+    """
+    import gemmi
+
+    from .model_map import atom_positions, read_model
+    from .symmetry import box_centre_xyz
+
+    st = read_model(model or bundled_model())
+    xyz = atom_positions(st)
+    c = box_centre_xyz(shape, (voxel_size,) * 3, np.zeros(3))
+    shift = c - xyz.mean(0) + np.array([(xyz[:, 0].max() - xyz[:, 0].min()) / 2 + 2, 0, 0])
+    st[0].transform_pos_and_adp(gemmi.Transform(gemmi.Mat33(), gemmi.Vec3(*shift)))
+    R = np.diag([-1.0, -1.0, 1.0])
+    mate = st.clone()
+    mate[0].transform_pos_and_adp(gemmi.Transform(gemmi.Mat33(R.tolist()),
+                                                  gemmi.Vec3(*(c - R @ c))))
+    chain = mate[0][0]
+    chain.name = "B"
+    st[0].add_chain(chain)
+    return st
+
+
+def c2_dimer_case(box: int = 64, voxel_size: float = 1.8, resolution_A: float = 5.0,
+                  seed: int = 3, model=None) -> ExampleCase:
+    """Half maps (stationary noise) of :func:`c2_dimer_model`: symmetry that the simulated
+    reconstruction did not use, for the symmetry tests and benchmarks/symmetry.py."""
+    from . import sequence
+    from .model_map import model_density, model_envelope
+
+    shape, start = (box, box, box), np.zeros(3)
+    st = c2_dimer_model(shape, voxel_size, model)
+    truth = model_density(st, shape, voxel_size, start)
+    envelope = model_envelope(st, shape, voxel_size, start)
+    h1, h2, _ = simulate_half_maps(truth, voxel_size, resolution_A, seed=seed)
+    one = gemmi_one_letter(st[0][0])
+    seq = f">A\n{one}\n>B\n{one}"
+    mass = sequence.molecular_mass(sequence.parse_sequence_text(seq))
+    return ExampleCase(h1, h2, truth, envelope, voxel_size, start, resolution_A, seq, mass, {})

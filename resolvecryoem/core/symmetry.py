@@ -179,3 +179,83 @@ def symmetry_target(rho, operators, p_molecule, voxel_zyx, start_zyx) -> tuple:
     var = float(np.sum(p_molecule * diff * diff, dtype=np.float64)
                 / max(float(p_molecule.sum()), 1.0))
     return tau, max(var, 1e-12)
+
+
+def _voxel_xyz(shape, voxel_zyx, start_zyx, lo, hi) -> np.ndarray:
+    """(3, n) model coordinates (x, y, z) of the flat voxel indices lo..hi-1."""
+    idx = np.array(np.unravel_index(np.arange(lo, hi), shape), dtype=np.float64)
+    return (np.asarray(start_zyx, np.float64)[:, None]
+            + idx * np.asarray(voxel_zyx, np.float64)[:, None])[::-1]
+
+
+def _dirichlet_labels(shape, voxel_zyx, start_zyx, images) -> np.ndarray:
+    """Per voxel, the index of the nearest of the points ``images`` (k, 3; x, y, z)."""
+    n = int(np.prod(shape))
+    out = np.empty(n, np.int16)
+    for lo in range(0, n, _CHUNK):
+        xyz = _voxel_xyz(shape, voxel_zyx, start_zyx, lo, min(n, lo + _CHUNK))
+        best = np.full(xyz.shape[1], np.inf)
+        for k, q in enumerate(images):
+            d2 = ((xyz - q[:, None]) ** 2).sum(0)
+            closer = d2 < best
+            best[closer] = d2[closer]
+            out[lo:lo + _CHUNK][closer] = k
+    return out.reshape(shape)
+
+
+def asymmetric_unit(weight, voxel_zyx, start_zyx, operators, n_trials: int = 48,
+                    coarse_A: float = 2.0) -> np.ndarray:
+    """Boolean map (z, y, x) of one asymmetric unit: the Dirichlet domain of a point p, the
+    voxels closer to p than to any of its images R p + t.  For a point group the operators
+    carry this domain onto the others' without overlap and together they fill space (the
+    orbit centroid is the group's fixed point; p must lie off every symmetry axis).  Of
+    ``n_trials`` points p around the centre (at half the molecule's rms radius), the one
+    whose domain boundary cuts the least ``weight`` (a non-negative molecule density) is
+    taken, so that the unit holds whole subunits where the map allows; scored on a grid of
+    about ``coarse_A``.  Without symmetry (one operator) the whole box."""
+    weight = np.asarray(weight, np.float32)
+    if len(operators) <= 1:
+        return np.ones(weight.shape, bool)
+    v = np.broadcast_to(np.asarray(voxel_zyx, np.float64), (3,))
+    start = np.asarray(start_zyx, np.float64)
+    Rs = np.array([R for R, _ in operators], np.float64)
+    ts = np.array([t for _, t in operators], np.float64)
+    centre = ts.mean(0)   # orbit of the origin: its centroid is fixed by the group
+    # Scoring grid of at most about 64^3 points, and fewer trials for large groups (each
+    # trial labels the grid once per operator): seconds, not minutes, for I on a big box.
+    step = np.maximum(np.maximum(1, np.round(coarse_A / v).astype(int)),
+                      np.ceil(np.array(weight.shape) / 64).astype(int))
+    if len(operators) > 4:
+        n_trials = max(8, min(n_trials, 192 // len(operators)))
+    w = np.clip(weight[::step[0], ::step[1], ::step[2]], 0, None)
+    vc = v * step
+    total = float(w.sum())
+    if total <= 0:
+        raise ValueError("asymmetric_unit: the weight map has no positive density")
+    xyz = _voxel_xyz(w.shape, vc, start, 0, w.size)
+    radius = float(np.sqrt((w.ravel() * ((xyz - centre[:, None]) ** 2).sum(0)).sum() / total))
+    from .models.building import fibonacci_sphere
+    best = None
+    for u in fibonacci_sphere(n_trials):
+        p = centre + 0.5 * radius * u
+        images = np.einsum("kij,j->ki", Rs, p) + ts
+        gaps = np.linalg.norm(images[:, None] - images[None], axis=-1)
+        # (images of a point on a sphere crowd as the group grows: the gap allowed scales
+        # with their typical spacing, sqrt(4 pi / order) times the sphere's radius)
+        crowd = min(1.0, 0.5 * np.sqrt(4 * np.pi / len(images)))
+        if np.min(gaps + np.eye(len(images)) * 1e9) < 0.25 * radius * crowd:
+            continue   # p near a symmetry axis: its domain would not be a single unit
+        lab = _dirichlet_labels(w.shape, vc, start, images)
+        cut = np.zeros(w.shape, bool)
+        for ax in range(3):
+            a, b = [slice(None)] * 3, [slice(None)] * 3
+            a[ax], b[ax] = slice(1, None), slice(None, -1)
+            diff = lab[tuple(a)] != lab[tuple(b)]
+            cut[tuple(a)] |= diff
+            cut[tuple(b)] |= diff
+        score = float(w[cut].sum())
+        if best is None or score < best[0]:
+            best = (score, images)
+    if best is None:
+        raise ValueError("asymmetric_unit: no trial point off the symmetry axes")
+    return _dirichlet_labels(weight.shape, v, start, best[1]) == 0

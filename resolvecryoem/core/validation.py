@@ -114,8 +114,11 @@ def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
     return evidence_from_moments(shell_moments((F_O1, F_O2, F_C1, F_C2), shells), shells)
 
 
-def evidence_from_moments(m: dict, shells: Shells) -> Evidence:
-    """:func:`shell_evidence` from :func:`shell_moments`."""
+def evidence_from_moments(m: dict, shells: Shells, fraction: float = 1.0) -> Evidence:
+    """:func:`shell_evidence` from :func:`shell_moments`.  ``fraction``: the share of the
+    box's independent coefficients that the maps carry (1; for maps multiplied by a mask,
+    :func:`effective_fraction` of it), which widens the confidence margins of the
+    independence bound (the gain's noise is measured from the two halves' gains)."""
     before = fsc_from_moments(m["O1O2"], m["O1"], m["O2"])
     x1 = fsc_from_moments(m["C1O2"], m["C1"], m["O2"])
     x2 = fsc_from_moments(m["C2O1"], m["C2"], m["O1"])
@@ -133,7 +136,8 @@ def evidence_from_moments(m: dict, shells: Shells) -> Evidence:
     # No map made without half map j can correlate with O_j better than the truth does:
     # FSC(C_i, O_j) = CC(C_i, S) CC(O_j, S) <= sqrt(FSC(O1, O2)).  Upper confidence bounds
     # on both sides, so noise alone does not trip it.
-    bound = np.sqrt(np.clip(before + sig, 0, 1)) + sig
+    sig_masked = sig / np.sqrt(min(max(fraction, 1e-3), 1.0))
+    bound = np.sqrt(np.clip(before + sig_masked, 0, 1)) + sig_masked
     suspect = (np.maximum(x1, x2) > bound) & (np.arange(shells.n) > 0)
     calls = []
     for k in range(shells.n):
@@ -267,9 +271,22 @@ def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 
     inside = None
     if envelope is not None:
         inside = evidence_from_moments(
-            shell_moments_lean(lambda k: rfft(maps[k] * envelope, threads), shells), shells)
+            shell_moments_lean(lambda k: rfft(maps[k] * envelope, threads), shells), shells,
+            effective_fraction(envelope))
     v, why = _overall(whole, inside)
     return Verdict(v, why, shells.s, whole, inside)
+
+
+def effective_fraction(mask: np.ndarray) -> float:
+    """Share of the box's independent Fourier coefficients left in maps multiplied by a soft
+    ``mask``: (mean w^2)^2 / mean w^4, the effective sample size of a weighted sum (Kish).
+    An FSC measured inside a mask holding a third of the box scatters about sqrt(3) times
+    more than 2/sqrt(N) says; without this, shells where the half-map FSC is near zero
+    (and its square root, the independence bound, is poorly known) were called suspect on
+    runs whose halves were independent (5ME2 with a supplied model, 3 outer shells)."""
+    w2 = np.mean(np.square(mask, dtype=np.float64))
+    w4 = np.mean(np.square(mask, dtype=np.float64) ** 2)
+    return float(w2 * w2 / w4) if w4 > 0 else 1.0
 
 
 def _overall(whole: Evidence, inside: Evidence | None) -> tuple:

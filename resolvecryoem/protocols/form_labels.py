@@ -28,6 +28,7 @@ LABELS = {
     "local_sharpening": "Local sharpening (writes a local resolution map)?",
     "blur_by_resolution": "Blur by 2 x resolution (A^2)?",
     "density_modify_with_model": "Automatically built models (without an atomic model)?",
+    "model_sharpening": "Model-based sharpening of the final map?",
 }
 
 # Expert groups of the 'Density modification' section, in form order.
@@ -40,7 +41,7 @@ EXPERT_GROUPS = (
     ("Final map", ("final_scale_with_fsc_ref", "geometric_scaling", "spectral_scaling",
                    "local_sharpening", "blur_by_resolution", "real_space_weighting",
                    "sigma_weighting")),
-    ("Model", ("density_modify_with_model",)),
+    ("Model", ("density_modify_with_model", "model_sharpening")),
 )
 
 # Fields that do not come from a form field of their own name.

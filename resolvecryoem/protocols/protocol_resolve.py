@@ -127,8 +127,8 @@ class ProtResolveCryoEM(ProtAnalysis3D):
         g = form.addGroup("Model")
         g.addParam("inputModel", params.PointerParam, pointerClass="AtomStruct",
                    allowsNull=True, label="Atomic model (optional)",
-                   help="Model-based density modification: 8 randomised copies of this "
-                        "model are refined against each half map (16 independent steps), "
+                   help="Model-based density modification: 4 randomised copies of this "
+                        "model are refined against each half map (8 independent steps), "
                         "and the density-modified maps are moved toward them where they "
                         "agree. The model-free map is kept as a second output: consult it "
                         "for any specific density (the model biases the map toward itself).")
@@ -178,12 +178,13 @@ class ProtResolveCryoEM(ProtAnalysis3D):
         if self.inputModel.get() is not None or self.densityModifyWithModel.get():
             # One step per (half map, copy), each needing only its own half's result; then
             # one composite step per half map.
-            from ..core.models import N_COPIES
+            from ..core.models import N_BUILT, N_COPIES
+            n = N_COPIES if self.inputModel.get() is not None else N_BUILT
             halves = [self._insertFunctionStep(
                 self.modelHalfStep, i, prerequisites=[
                     self._insertFunctionStep(self.refineModelStep, i, k,
                                              prerequisites=[halves[i - 1]])
-                    for k in range(N_COPIES)]) for i in (1, 2)]
+                    for k in range(n)]) for i in (1, 2)]
         f = self._insertFunctionStep(self.finishStep, prerequisites=halves)
         self._insertFunctionStep(self.createOutputStep, prerequisites=[f])
 
@@ -479,6 +480,10 @@ class ProtResolveCryoEM(ProtAnalysis3D):
                 if d is not None and not nyquist - 1e-6 <= d <= 50:
                     errors.append(f"{label(name)} {d} is out of range ({nyquist:.2f} A, "
                                   f"Nyquist, to 50 A).")
+            if p.model_sharpening and self.inputModel.get() is None \
+                    and not p.density_modify_with_model:
+                errors.append(f"{label('model_sharpening')} needs an atomic model or "
+                              f"automatically built models.")
         if self.binThreads.get() is not None and self.binThreads.get() < 1:
             errors.append("Threads per step must be at least 1.")
         errors += self._validateQueue()

@@ -34,3 +34,45 @@ def small_case(seed: int = 0):
 
 def rmsd(a, b) -> float:
     return float(np.sqrt(np.mean(np.sum((a - b) ** 2, axis=1))))
+
+
+DIMER_BOX = 64
+
+
+@lru_cache(maxsize=None)
+def dimer_case(seed: int = 0):
+    """A C2 dimer of the N_RESIDUES fragment about z through the centre of a DIMER_BOX^3 box:
+    (dimer structure, truth, half1, half2, voxel, start_zyx, operators [(R, t)] in x, y, z)."""
+    import gemmi
+    st = small_case()[0].clone()
+    n = DIMER_BOX
+    start = np.zeros(3)
+    c = (start + (n // 2) * VOXEL)[::-1]          # symmetry.box_centre_xyz
+    xyz = mst.atoms_of(st).xyz
+    # The fragment beside the 2-fold axis (z through c), 2 A clear of it along x.
+    shift = c - xyz.mean(0) + np.array([(xyz[:, 0].max() - xyz[:, 0].min()) / 2 + 2, 0, 0])
+    R = np.diag([-1.0, -1.0, 1.0])
+    t = c - R @ c
+    for residue in st[0][0]:
+        for a in residue:
+            a.pos = gemmi.Position(*(np.array(a.pos.tolist()) + shift))
+    copy = st[0][0].clone()
+    copy.name = "B"
+    for residue in copy:
+        for a in residue:
+            a.pos = gemmi.Position(*(R @ np.array(a.pos.tolist()) + t))
+    st[0].add_chain(copy)
+    st.setup_entities()
+    truth = model_density(st, (n,) * 3, VOXEL, start)
+    h1, h2, _ = simulate_half_maps(truth, VOXEL, RESOLUTION, seed=seed)
+    return st, truth, h1, h2, VOXEL, start, [(np.eye(3), np.zeros(3)), (R, t)]
+
+
+def ncs_spec_text(operators) -> str:
+    """A Phenix .ncs_spec file of (R, t) operators."""
+    out = ["new_ncs_group"]
+    for R, t in operators:
+        out.append("new_operator")
+        out += ["rota_matrix " + " ".join(f"{v:.6f}" for v in row) for row in R]
+        out.append("tran_orth " + " ".join(f"{v:.4f}" for v in t))
+    return "\n".join(out) + "\n"

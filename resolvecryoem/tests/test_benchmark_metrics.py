@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.metrics import shell_deficit, truth_scores  # noqa: E402
+from benchmarks.metrics import sharpening_scores, shell_deficit, truth_scores  # noqa: E402
 from resolvecryoem.core.fourier import Shells, irfft, rfft  # noqa: E402
 
 
@@ -52,3 +52,25 @@ def test_shell_deficit_in_units_of_significance():
     d = shell_deficit(np.array([1.0, 0.5, 0.5]), np.array([1.0, 0.7, 0.5]), count)
     assert d[0] == 0 and d[2] == 0
     assert d[1] == pytest.approx(0.2 / (2 / np.sqrt(50)))
+
+
+def test_sharpening_scores_see_what_fsc_does_not():
+    """A noisy map: over-sharpened it scores amplitude ratios above 1 and a lower CC than
+    scaled to the Wiener ideal, which scores ratios of 1 and the ideal CC."""
+    truth, env = _blob()
+    shells = Shells.for_box(truth.shape, 1.0)
+    rng = np.random.default_rng(2)
+    T = rfft(truth)
+    noisy = irfft(T + rfft(rng.standard_normal(truth.shape).astype(np.float32)) *
+                  np.float32(0.05) * shells.expand(1 + 20 * shells.s ** 2), truth.shape)
+    sc = sharpening_scores(noisy, truth, 1.0, env, marks_A=(4.0, 3.0))
+    sharp = irfft(rfft(noisy) * shells.expand(np.exp(10 * shells.s ** 2)), truth.shape)
+    ss = sharpening_scores(sharp, truth, 1.0, env, marks_A=(4.0, 3.0))
+    assert ss["ratio_3"] > 1.5 * sc["ratio_3"]
+    assert ss["cc_box"] < sc["cc_box"] <= sc["cc_box_ideal"] + 1e-6
+    assert ss["cc_box_ideal"] == pytest.approx(sc["cc_box_ideal"], abs=1e-4)
+    wiener = irfft(rfft(noisy) * shells.expand(
+        np.clip(np.nan_to_num(np.array(sc["ratio_curve"])), 1e-6, None) ** -1), truth.shape)
+    sw = sharpening_scores(wiener, truth, 1.0, env, marks_A=(4.0, 3.0))
+    # Not exactly 1: Shells.expand interpolates the per-shell factors between shell centres.
+    assert sw["log2_ratio_rms"] < 0.15 and sw["ratio_3"] == pytest.approx(1.0, abs=0.2)

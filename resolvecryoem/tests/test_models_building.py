@@ -162,3 +162,31 @@ def test_helices_recognised_and_made_ideal():
                                atol=1e-6)
     _, rmsd = secondary.superpose(helix, out[5:])
     assert rmsd < 0.3
+
+
+def test_with_symmetry_only_the_unique_part_is_built_then_expanded():
+    """A C2 dimer: the builder traces one asymmetric unit only; the operators' copies of it
+    cover the other subunit and never fall on the built atoms."""
+    from scipy.spatial import cKDTree
+
+    from resolvecryoem.core.models.building import prepare_map
+    from resolvecryoem.core.models.structure import expand_symmetry
+    from resolvecryoem.core.symmetry import asymmetric_unit
+    from resolvecryoem.tests._models_case import N_RESIDUES, RESOLUTION, dimer_case
+    dimer, truth, h1, h2, voxel, start, ops = dimer_case()
+    avg = 0.5 * (h1 + h2)
+    region = asymmetric_unit(prepare_map(avg, voxel, RESOLUTION), voxel, start, ops)
+    w = np.clip(truth, 0, None)
+    assert abs(w[region].sum() / w.sum() - 0.5) < 0.05   # one subunit's worth
+    st, fig = build_model(avg, voxel, start, RESOLUTION, n_residues_max=N_RESIDUES, seed=0,
+                          region=region, pseudo_atoms=False)
+    ca = np.vstack(ca_chains(st))
+    assert 0.6 * N_RESIDUES <= fig["residues"] == len(ca) <= N_RESIDUES
+    idx = np.round((ca[:, ::-1] - start) / voxel).astype(int)
+    assert region[tuple(idx.T)].all()
+    full = expand_symmetry(st, ops)
+    ca2 = np.vstack(ca_chains(full))
+    assert len(ca2) == 2 * len(ca)
+    assert cKDTree(ca).query(ca2[len(ca):])[0].min() > 3.0     # not doubled
+    cmp = compare_ca(full, dimer)
+    assert cmp["within_3A"] >= 0.8 and cmp["built_within_3A"] >= 0.8, cmp

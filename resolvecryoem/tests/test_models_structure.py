@@ -115,3 +115,18 @@ def test_nucleic_acids_and_several_chains_are_kept(tmp_path):
         "END\n")
     atoms = mst.atoms_of(mst.read_structure(p))
     assert atoms.n == 4 and len(set(atoms.chain)) == 2 and 15 in atoms.z
+
+
+def test_near_mask_is_the_distance_transform_threshold():
+    from scipy import ndimage
+    rng = np.random.default_rng(1)
+    shape, voxel, start = (30, 34, 37), np.array([1.0, 1.3, 0.9]), np.array([0.5, -1.0, 2.0])
+    xyz = rng.uniform(-4, 40, (300, 3))  # some outside the box
+    idx = np.rint((xyz[:, ::-1] - start) / voxel).astype(int)
+    ok = np.all((idx >= 0) & (idx < np.array(shape)), axis=1)
+    atoms = np.zeros(shape, bool)
+    atoms[tuple(idx[ok].T)] = True
+    for radius in (1.0, 2.6, 3.0):
+        expected = ndimage.distance_transform_edt(~atoms, sampling=voxel) <= radius
+        assert np.array_equal(mst.near_mask(xyz, shape, voxel, start, radius), expected)
+    assert not mst.near_mask(xyz[:0], shape, voxel, start, 3.0).any()

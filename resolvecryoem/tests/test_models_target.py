@@ -78,7 +78,7 @@ def test_map_model_fsc_of_half_1_models_against_each_half():
     m, copies, shells, truth, h1, h2, voxel, start = _setup()
     own, d_own = stage.model_map_fsc(m, copies, rfft(h1), h1.shape, voxel, start)
     other, d_other = stage.model_map_fsc(m, copies, rfft(h2), h1.shape, voxel, start)
-    assert np.all(np.abs(own) <= 1) and 2.0 < d_other < 8.0
+    assert np.all(np.abs(own) <= 1 + 1e-6) and 2.0 < d_other < 8.0  # float32 rounding
     # The models were refined against half 1: they agree with it at least as well.
     assert np.mean(own[1:]) >= np.mean(other[1:]) - 0.01
 

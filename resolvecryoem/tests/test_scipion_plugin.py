@@ -207,6 +207,11 @@ class TestResolveCryoEMProtocol(BaseTest):
         self.launchProtocol(pdb)
         prot = self._resolve(inputModel=pdb.outputPdb)
         self.assertEqual(prot.validate(), [])
+        prot = self._resolve(inputModel=pdb.outputPdb, modelSharpening=True)
+        self.assertEqual(prot.validate(), [])
+        prot = self._resolve(modelSharpening=True)
+        self.assertTrue(any("Model-based sharpening" in e and "model" in e
+                            for e in prot.validate()), prot.validate())
         # a mask of another box
         mask_path = os.path.join(self.dataDir, "small_mask.mrc")
         mapio.write_map(mask_path, np.ones((40, 40, 40), np.float32),
@@ -232,11 +237,12 @@ class TestResolveCryoEMProtocol(BaseTest):
             self.assertTrue(hasattr(prot, name), name)
         self.assertTrue(os.path.exists(prot.outputModel.getFileName()))
         steps = [s.funcName.get() for s in prot.loadSteps()]
-        self.assertEqual(steps.count("refineModelStep"), 16)
+        from resolvecryoem.core.models import N_COPIES
+        self.assertEqual(steps.count("refineModelStep"), 2 * N_COPIES)
         self.assertEqual(steps.count("modelHalfStep"), 2)
         with open(prot._getExtraPath("resolvecryoem", "results.json")) as fh:
             results = json.load(fh)
-        self.assertEqual(len(results["model"]["refinement"]["half_map_1"]), 8)
+        self.assertEqual(len(results["model"]["refinement"]["half_map_1"]), N_COPIES)
         # the ChimeraX script overlays the composite model the run built on
         from resolvecryoem.viewers import ResolveCryoEMViewer
         paths = ResolveCryoEMViewer(project=self.proj, protocol=prot).savePlots(

@@ -1,15 +1,13 @@
 """Symmetry averaged in density modification: operators, averaging, and a C2 dimer."""
-import gemmi
 import numpy as np
 import pytest
 
 from resolvecryoem.core import mapio
 from resolvecryoem.core.errors import InputError
-from resolvecryoem.core.model_map import atom_positions, model_density, model_envelope, read_model
 from resolvecryoem.core.params import DensityModificationParams
 from resolvecryoem.core.pipeline import run
 from resolvecryoem.core.scoring import resolution_against_truth
-from resolvecryoem.core.simulate import bundled_model, simulate_half_maps
+from resolvecryoem.core.simulate import c2_dimer_case
 from resolvecryoem.core.symmetry import (average_of_others, box_centre_xyz, operators_about,
                                          point_group, read_ncs_spec)
 
@@ -51,35 +49,19 @@ def test_average_of_others_reproduces_a_symmetric_map():
 @pytest.fixture(scope="module")
 def dimer(tmp_path_factory):
     """Half maps of a C2 dimer of the bundled model about z through the box centre."""
-    res, v, n = 5.0, 1.8, 64
-    st = read_model(bundled_model())
-    xyz = atom_positions(st)
-    start = np.zeros(3)
-    c = box_centre_xyz((n, n, n), (v, v, v), start)
-    shift = c - xyz.mean(0) + np.array([(xyz[:, 0].max() - xyz[:, 0].min()) / 2 + 2, 0, 0])
-    R = np.diag([-1.0, -1.0, 1.0])
-    for residue in st[0][0]:
-        for a in residue:
-            a.pos = gemmi.Position(*(np.array(a.pos.tolist()) + shift))
-    copy = st[0][0].clone()
-    copy.name = "B"
-    for residue in copy:
-        for a in residue:
-            a.pos = gemmi.Position(*(R @ (np.array(a.pos.tolist()) - c) + c))
-    st[0].add_chain(copy)
-    shape = (n, n, n)
-    truth = model_density(st, shape, v, start)
-    env = model_envelope(st, shape, v, start)
-    h1, h2, _ = simulate_half_maps(truth, v, res, seed=3)
+    case = c2_dimer_case(box=64, voxel_size=1.8, resolution_A=5.0, seed=3)
+    v, shape = case.voxel_size, case.truth.shape
+    c = box_centre_xyz(shape, (v, v, v), case.start_A)
     d = tmp_path_factory.mktemp("dimer")
-    info = mapio.map_info(shape, v, start)
-    mapio.write_map(d / "h1.mrc", h1, info)
-    mapio.write_map(d / "h2.mrc", h2, info)
+    info = mapio.map_info(shape, v, case.start_A)
+    mapio.write_map(d / "h1.mrc", case.half_map_1, info)
+    mapio.write_map(d / "h2.mrc", case.half_map_2, info)
     (d / "c2.ncs_spec").write_text(
         "new_ncs_group\nnew_operator\nrota_matrix 1 0 0\nrota_matrix 0 1 0\nrota_matrix 0 0 1\n"
         "tran_orth 0 0 0\n\nnew_operator\nrota_matrix -1 0 0\nrota_matrix 0 -1 0\n"
         f"rota_matrix 0 0 1\ntran_orth {2 * c[0]} {2 * c[1]} 0\n")
-    return dict(dir=d, truth=truth, env=env, voxel=v, mass=2 * 23175.0)
+    return dict(dir=d, truth=case.truth, env=case.envelope, voxel=v,
+                mass=case.molecular_mass_Da)
 
 
 def _inside(case, out):
@@ -127,3 +109,24 @@ def test_malformed_ncs_spec_names_file_and_line(tmp_path, text, where):
     f.write_text(text)
     with pytest.raises(InputError, match=f"ops.ncs_spec.*{where}"):
         read_ncs_spec(f)
+
+
+@pytest.mark.parametrize("symbol,order", [("C2", 2), ("D2", 4), ("C3", 3), ("I", 60)])
+def test_asymmetric_unit_is_carried_onto_the_others_without_overlap(symbol, order):
+    from resolvecryoem.core.symmetry import asymmetric_unit
+    n, v = 40, 1.5
+    ops = operators_about(point_group(symbol), box_centre_xyz((n,) * 3, (v,) * 3, (0, 0, 0)))
+    rng = np.random.default_rng(1)
+    weight = rng.random((n, n, n)).astype(np.float32)
+    unit = asymmetric_unit(weight, v, (0, 0, 0), ops)
+    assert unit.mean() == pytest.approx(1 / order, abs=0.03)
+    # Points of the unit (a voxel or more inside it, and inside a sphere the group keeps in
+    # the box) go to other units.
+    from scipy import ndimage
+    idx = np.argwhere(ndimage.binary_erosion(unit))
+    xyz = (idx * v)[:, ::-1]
+    c = box_centre_xyz((n,) * 3, (v,) * 3, (0, 0, 0))
+    xyz = xyz[np.linalg.norm(xyz - c, axis=1) < 0.45 * n * v]
+    for R, t in ops[1:]:
+        img = np.round(((xyz @ R.T + t)[:, ::-1]) / v).astype(int)
+        assert unit[tuple(img.T)].mean() < 0.02

@@ -83,3 +83,22 @@ def test_compare_ranks_the_less_noisy_map_and_matches_sharpening(case, tmp_path)
     mapio.write_map(tmp_path / "small.mrc", np.ones((40, 40, 40), np.float32), other)
     with pytest.raises(InputError, match="small.mrc"):
         compare(tmp_path / "noisy.mrc", tmp_path / "small.mrc")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_perfect_independent_estimate_is_not_suspect_inside_the_molecule(seed):
+    """C_i = the signal itself sits exactly on the independence bound FSC(C_i, O_j) =
+    sqrt(FSC(O1, O2)); in outer shells, where the half-map FSC inside the envelope is near
+    zero, only margins that count the envelope's fewer independent coefficients keep noise
+    from calling it suspect (5ME2 with a supplied model was called suspect that way)."""
+    from resolvecryoem.core.simulate import simulate_half_maps
+    from resolvecryoem.core.validation import MIN_SUSPECT_SHELLS, SUSPECT, verdict_from_maps
+    c = example_case(None, box=96, resolution_A=3.5, seed=seed)
+    h1, h2, signal = simulate_half_maps(c.truth, c.voxel_size, 3.5, seed=seed)
+    v = verdict_from_maps(h1, h2, signal, signal, c.voxel_size, c.envelope)
+    assert v.inside.shell_call.count(SUSPECT) < MIN_SUSPECT_SHELLS
+    assert v.verdict != SUSPECT
+    # ... while half map 2 leaking into half 1's estimate still is.
+    leaky = verdict_from_maps(h1, h2, 0.7 * h1 + 0.3 * h2, 0.7 * h2 + 0.3 * h1,
+                              c.voxel_size, c.envelope)
+    assert leaky.verdict == SUSPECT

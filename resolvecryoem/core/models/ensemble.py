@@ -15,9 +15,9 @@ import gemmi
 import numpy as np
 from scipy import ndimage
 
-from ..model_map import model_density
+from ..model_map import structure_density
 from .refinement import RefinedCopy
-from .structure import with_coordinates
+from .structure import near_mask, with_coordinates  # noqa: F401 (near_mask: API)
 
 B_ATOM = 20.0
 # An atom of occupancy below this does not count as a model being present near it: the
@@ -49,19 +49,7 @@ def copy_density(st: gemmi.Structure, copy: RefinedCopy, shape, voxel_size, star
     """Density (z, y, x) float32 of one copy on the given grid."""
     n = len(copy.xyz)
     model = with_coordinates(st, copy.xyz, b=np.full(n, b_atom), occ=copy.occ)
-    return model_density(model, shape, voxel_size, start_A)
-
-
-def near_mask(xyz: np.ndarray, shape, voxel_size, start_A, near_A: float) -> np.ndarray:
-    """Voxels within ``near_A`` of any of the points (n, 3) x, y, z (bool)."""
-    voxel = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
-    idx = np.rint((xyz[:, ::-1] - np.asarray(start_A)) / voxel).astype(int)
-    ok = np.all((idx >= 0) & (idx < np.asarray(shape)), axis=1)
-    atoms = np.zeros(shape, bool)
-    atoms[tuple(idx[ok].T)] = True
-    if not atoms.any():
-        return atoms
-    return ndimage.distance_transform_edt(~atoms, sampling=voxel) <= near_A
+    return structure_density(model, shape, voxel_size, start_A)
 
 
 def ensemble(st: gemmi.Structure, copies: list, shape, voxel_size, start_A,

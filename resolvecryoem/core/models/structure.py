@@ -168,13 +168,38 @@ def check_fits_box(xyz, shape, voxel_size, start_A, name="model",
     raise InputError(msg)
 
 
-def fit_correlation(xyz, z, rho, voxel_size, start_A, resolution_A, radius_A=None) -> float:
+def near_mask(xyz, shape, voxel_size, start_A, near_A: float) -> np.ndarray:
+    """Voxels (bool, z y x) within ``near_A`` of the voxel nearest to any of the points (n, 3)
+    x, y, z: the atom voxels dilated by a ball, done sparsely (each point's voxel offset by
+    every voxel offset of the ball, on a grid padded by the ball's radius so that no offset
+    needs a bounds check), which gives the same mask as distance_transform_edt <= near_A or
+    binary_dilation with that ball at a fraction of their cost."""
+    voxel = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
+    shape = np.array([int(n) for n in shape])
+    idx = np.rint((np.asarray(xyz, np.float64).reshape(-1, 3)[:, ::-1]
+                   - np.asarray(start_A, np.float64)) / voxel).astype(np.int64)
+    idx = idx[np.all((idx >= 0) & (idx < shape), axis=1)]
+    r = np.floor(near_A / voxel + 1e-9).astype(np.int64)
+    padded = shape + 2 * r
+    out = np.zeros(tuple(padded), bool)
+    if len(idx):
+        grid = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in r], indexing="ij"), -1)
+        offsets = grid[np.sum((grid * voxel) ** 2, axis=-1) <= near_A ** 2]
+        stride = np.array([padded[1] * padded[2], padded[2], 1])
+        flat = (idx + r) @ stride
+        out.ravel()[(flat[:, None] + offsets @ stride).ravel()] = True
+    return out[r[0]:r[0] + shape[0], r[1]:r[1] + shape[1], r[2]:r[2] + shape[2]].copy()
+
+
+def fit_correlation(xyz, z, rho, voxel_size, start_A, resolution_A, radius_A=None,
+                    smooth=None) -> float:
     """Correlation of the map with the model's density near the atoms.
 
     Model density: Gaussians of width ~resolution/2 weighted by atomic number (computed on
     the grid with gemmi's density calculator would be slower and no more telling at this
     stage); both maps low-passed alike, compared within ``radius_A`` (default: resolution) of
-    an atom.
+    an atom of non-zero weight.  ``smooth``: the map already low-passed so
+    (:func:`fit_smoothed`), when several models are compared with one map.
     """
     from scipy import ndimage
     voxel = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
@@ -185,13 +210,22 @@ def fit_correlation(xyz, z, rho, voxel_size, start_A, resolution_A, radius_A=Non
     np.add.at(spikes, tuple(idx[ok].T), np.asarray(z, np.float32)[ok])
     sigma = 0.5 * resolution_A / voxel
     model = ndimage.gaussian_filter(spikes, sigma)
-    smooth = ndimage.gaussian_filter(np.asarray(rho, np.float32), sigma)
-    near = ndimage.distance_transform_edt(spikes == 0, sampling=voxel) <= (
-        radius_A or resolution_A)
+    if smooth is None:
+        smooth = fit_smoothed(rho, voxel, resolution_A)
+    weighted = np.asarray(xyz)[np.asarray(z) != 0]
+    near = near_mask(weighted, rho.shape, voxel, start, radius_A or resolution_A)
     if near.sum() < 10:
         return 0.0
     a, b = model[near] - model[near].mean(), smooth[near] - smooth[near].mean()
     return float(np.sum(a * b) / max(np.sqrt(np.sum(a * a) * np.sum(b * b)), 1e-30))
+
+
+def fit_smoothed(rho, voxel_size, resolution_A) -> np.ndarray:
+    """The map low-passed as :func:`fit_correlation` compares it (Gaussian, sigma
+    resolution/2)."""
+    from scipy import ndimage
+    voxel = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
+    return ndimage.gaussian_filter(np.asarray(rho, np.float32), 0.5 * resolution_A / voxel)
 
 
 def poor_fit_warning(cc: float, name="model") -> str | None:
