@@ -269,31 +269,50 @@ def criteria(scores) -> dict:
     return out
 
 
-def measure_command(cmd, cpu=False) -> tuple:
+# Runs a command and writes its ru_maxrss (kB) and CPU seconds: the benchmark's own process is
+# large (the case's maps), and a child forked from it keeps that size as its ru_maxrss even
+# after exec; forked from this small interpreter instead, it carries only about 10 MB.
+_MAXRSS_HELPER = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)\n"
+    "_, status, ru = os.wait4(p.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(f'{ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}')\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
+def measure_command(cmd, cpu=False, maxrss=False) -> tuple:
     """(wall seconds, peak resident memory of the whole process tree in bytes) of a command,
     sampled every 50 ms with psutil; with ``cpu`` also the CPU seconds (user + system) of the
-    command and its children."""
+    command and its children; with ``maxrss`` also the command's own peak resident memory
+    as the kernel counted it (ru_maxrss, bytes: no sampling, so no short peak is missed;
+    it includes the ~10 MB of the small interpreter that starts the command)."""
     import psutil
-    import resource
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            tree = [proc] + proc.children(recursive=True)
-            peak = max(peak, sum(p.memory_info().rss for p in tree))
-        except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.05)
-    seconds = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark command failed: {' '.join(cmd)}")
+    with tempfile.NamedTemporaryFile(suffix=".rusage", delete=False) as f:
+        report = Path(f.name)
+    try:
+        t = time.perf_counter()
+        proc = psutil.Popen([sys.executable, "-c", _MAXRSS_HELPER, str(report)] + list(cmd),
+                            stdout=subprocess.DEVNULL)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                tree = [proc] + proc.children(recursive=True)
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t
+        if proc.returncode != 0:
+            raise RuntimeError(f"benchmark command failed: {' '.join(cmd)}")
+        maxrss_kb, cpu_s = (float(v) for v in report.read_text().split())
+    finally:
+        report.unlink(missing_ok=True)
+    out = (seconds, peak)
     if cpu:
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return seconds, peak, cpu_s
-    return seconds, peak
+        out += (cpu_s,)
+    if maxrss:
+        out += (maxrss_kb * 1024,)  # kilobytes on Linux
+    return out
 
 
 def speed_case(n, threads, workdir):
@@ -314,10 +333,13 @@ def speed_case(n, threads, workdir):
         cmd = [sys.executable, "-m", "resolvecryoem.cli", str(p1), str(p2),
                "--molecular-mass", "64000", "--nproc", str(threads), "--quiet",
                "--output-dir", str(workdir / f"speed{n}_{len(extra)}")] + extra
-        seconds, peak, cpu_s = measure_command(cmd, cpu=True)
+        load = os.getloadavg()[0]
+        seconds, peak, cpu_s, rss = measure_command(cmd, cpu=True, maxrss=True)
         out[label] = dict(seconds=seconds, units=seconds / unit, peak_GB=peak / 1e9,
                           bytes_per_voxel=peak / n ** 3, cpu_seconds=cpu_s,
-                          cpu_units=cpu_s / unit_cpu)
+                          cpu_units=cpu_s / unit_cpu, maxrss_GB=rss / 1e9,
+                          maxrss_bytes_per_voxel=rss / n ** 3,
+                          load=[load, os.getloadavg()[0]])
     # The baseline again after the runs: the machine may have got busier or quieter.
     unit_after, unit_cpu_after = fft_pair_seconds((n, n, n), threads, cpu=True)
     return dict(n=n, unit=unit, unit_after=unit_after, unit_cpu=unit_cpu,
@@ -500,14 +522,20 @@ def markdown(report) -> str:
                 f" s after; CPU {sp.get('unit_cpu', float('nan')):.3f} s / "
                 f"{sp.get('unit_cpu_after', float('nan')):.3f} s)", "",
                 "| run | wall time (s) | FFT-pair units (wall) | CPU time (s) | FFT-pair units "
-                "(CPU) | peak memory, process tree (GB) | bytes per input voxel |",
-                "|---|---|---|---|---|---|---|"]
+                "(CPU) | peak memory, process tree (GB) | bytes per input voxel | peak RSS "
+                "(ru_maxrss, GB) | bytes per input voxel (ru_maxrss) | load average "
+                "(start, end) |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        nan = float("nan")
         for k, r in sp["runs"].items():
             bpv = r.get("bytes_per_voxel", r["peak_GB"] * 1e9 / sp["n"] ** 3)
+            load = r.get("load", [nan, nan])
             out.append(f"| {k} | {r['seconds']:.1f} | {r['units']:.0f} | "
-                       f"{r.get('cpu_seconds', float('nan')):.1f} | "
-                       f"{r.get('cpu_units', float('nan')):.0f} | {r['peak_GB']:.2f} | "
-                       f"{bpv:.0f} |")
+                       f"{r.get('cpu_seconds', nan):.1f} | "
+                       f"{r.get('cpu_units', nan):.0f} | {r['peak_GB']:.2f} | "
+                       f"{bpv:.0f} | {r.get('maxrss_GB', nan):.2f} | "
+                       f"{r.get('maxrss_bytes_per_voxel', nan):.1f} | "
+                       f"{load[0]:.1f}, {load[1]:.1f} |")
         out.append("")
     return "\n".join(out) + "\n"
 

@@ -150,13 +150,25 @@ def map_phasing(F: np.ndarray, rho: np.ndarray, p_molecule: np.ndarray,
     """
     terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False,
                              noise_scale=noise_scale)
-    step = rfft(terms.g1 if noise_scale is None else terms.g1 * noise_scale, threads)
+    return newton_step(F, terms, keep, threads, noise_scale), terms
+
+
+def newton_step(F: np.ndarray, terms: LikelihoodTerms, keep: np.ndarray, threads: int = 1,
+                noise_scale=None) -> np.ndarray:
+    """F_ML = (F - rfftn(s g') / <g''>) keep (s = 1 without ``noise_scale``): the second half
+    of :func:`map_phasing`, for a caller that lets go of the map between the two halves.
+    Uses up ``terms.g1`` (scaled in place, transformed, then dropped)."""
+    g1 = terms.g1
     terms.g1 = None  # transformed; not kept alive beside the spectra
+    if noise_scale is not None:
+        g1 *= noise_scale
+    step = rfft(g1, threads)
+    del g1
     # In place: F_ML = (F + step) keep without two more spectrum-sized temporaries.
     step *= np.float32(-1.0 / terms.curvature)
     step += F
     step *= keep
-    return step.astype(np.complex64, copy=False), terms
+    return step.astype(np.complex64, copy=False)
 
 
 def r_value(F_obs: np.ndarray, F_ml: np.ndarray, select: np.ndarray) -> float:

@@ -35,8 +35,9 @@ def local_weighting(spectra: list, O1: np.ndarray, O2: np.ndarray, shells: Shell
     radius = 2.5 * resolution_A
     out = [np.zeros(shape, np.float32) for _ in spectra]
     local_res = np.full(shape, np.inf, np.float32)
+    s_grid = shells.s_grid  # made once, not per band
     for lo, hi in _bands(shells, resolution_A):
-        band = ((shells.s_grid >= lo) & (shells.s_grid < hi)).astype(np.float32)
+        band = ((s_grid >= lo) & (s_grid < hi)).astype(np.float32)
         weight = np.float32(1.0)
         if lo > 0.0:  # the lowest band is good everywhere: no local weighting
             o1 = irfft(O1 * band, shape, threads)

@@ -12,33 +12,59 @@ def sphere_kernel_spectrum(shells: Shells, radius_A: float) -> np.ndarray:
     Analytic transform of a ball: 3 (sin x - x cos x) / x^3 with x = 2 pi s R, so no kernel
     map and no extra FFT are needed.
     """
-    out = np.empty(shells.s_grid.shape, np.float32)
-    for sl in shells.slabs():  # float64 for the cancellation near x = 0, a slab at a time
-        x = (2.0 * np.pi * radius_A) * shells.s_grid[sl].astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[sl] = np.where(x > 1e-6, 3.0 * (np.sin(x) - x * np.cos(x)) / x ** 3, 1.0)
+    out = np.empty(shells.index.shape, np.float32)
+    for sl, k in _sphere_kernel_slabs(shells, radius_A):
+        out[sl] = k
     return out
 
 
-def smooth(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1) -> np.ndarray:
-    """Average of a map over a sphere of ``radius_A`` around each voxel (periodic, by FFT)."""
+def _sphere_kernel_slabs(shells: Shells, radius_A: float):
+    """(slab, :func:`sphere_kernel_spectrum` on it) for each of ``shells.slabs()``."""
+    ny = shells.index.shape[1]
+    m = ny // 2 + 1
+    for sl in shells.slabs():  # float64 for the cancellation near x = 0, a slab at a time
+        # Rows ky and -ky have the same |s| to the last bit (fftfreq's -k and k are exact
+        # negatives): the kernel is evaluated on rows 0..ny/2 and mirrored (half the work).
+        x = (2.0 * np.pi * radius_A) * shells.s_slab(sl)[:, :m].astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            k = np.where(x > 1e-6, 3.0 * (np.sin(x) - x * np.cos(x)) / x ** 3,
+                         1.0).astype(np.float32)
+        out = np.empty((k.shape[0], ny, k.shape[2]), np.float32)
+        out[:, :m] = k
+        out[:, m:] = k[:, 1:(ny + 1) // 2][:, ::-1]
+        yield sl, out
+
+
+def smooth(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1,
+           overwrite: bool = False) -> np.ndarray:
+    """Average of a map over a sphere of ``radius_A`` around each voxel (periodic, by FFT).
+    ``overwrite``: rho is a temporary of the caller's, let go once transformed (the caller
+    must hold no other reference to it for its memory to be freed)."""
     F = rfft(rho, threads)
-    F *= sphere_kernel_spectrum(shells, radius_A)
-    return irfft(F, rho.shape, threads, overwrite=True)
+    shape = rho.shape
+    if overwrite:
+        del rho
+    for sl, k in _sphere_kernel_slabs(shells, radius_A):  # no kernel of the whole spectrum
+        F[sl] *= k
+    return irfft(F, shape, threads, overwrite=True)
 
 
-def local_rms(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1) -> np.ndarray:
-    """sqrt of the sphere-averaged (rho - mean)^2: high in the molecule, low in flat solvent."""
+def local_rms(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1,
+              overwrite: bool = False) -> np.ndarray:
+    """sqrt of the sphere-averaged (rho - mean)^2: high in the molecule, low in flat solvent.
+    ``overwrite``: rho is a temporary (see :func:`smooth`)."""
     d = rho - np.float32(rho.mean(dtype=np.float64))
+    if overwrite:
+        del rho
     d *= d
-    out = smooth(d, shells, radius_A, threads)
+    out = smooth(d, shells, radius_A, threads, overwrite=True)
     del d
     np.maximum(out, 0.0, out=out)
     return np.sqrt(out, out=out)
 
 
 def signal_estimate(F_average: np.ndarray, half_map_fsc: np.ndarray, shells: Shells,
-                    threads: int = 1) -> np.ndarray:
+                    threads: int = 1, overwrite: bool = False) -> np.ndarray:
     """The half-map average filtered per shell by its signal fraction, 2 FSC / (1 + FSC) (the
     Wiener filter var S / var(average), FSC the half-map FSC): the map whose local rms
     separates molecule from solvent.
@@ -49,9 +75,13 @@ def signal_estimate(F_average: np.ndarray, half_map_fsc: np.ndarray, shells: She
     follows the noise, not the molecule (reconstruction-like benchmark case: mean P(molecule)
     inside the molecular envelope 0.27 from the sharpened map, 0.50 = the molecular volume's
     share from this one).
+    ``overwrite``: F_average is a temporary the filter and transform may work in.
     """
     f = np.clip(np.asarray(half_map_fsc, dtype=np.float64), 0.0, 1.0)
-    return irfft(F_average * shells.expand(2.0 * f / (1.0 + f)), shells.shape, threads)
+    G = F_average if overwrite else np.empty_like(F_average)
+    for sl, v in shells.expand_slabs(2.0 * f / (1.0 + f)):
+        np.multiply(F_average[sl], v, out=G[sl])
+    return irfft(G, shells.shape, threads, overwrite=True)
 
 
 def noise_scale(noise: np.ndarray, p_molecule: np.ndarray, shells: Shells, radius_A: float,
@@ -67,19 +97,29 @@ def noise_scale(noise: np.ndarray, p_molecule: np.ndarray, shells: Shells, radiu
     Dividing (rho - solvent mean) by s(x) makes the noise stationary at the molecule's level
     (see :func:`likelihood.map_phasing`).
     """
-    lv = np.maximum(smooth(noise * noise, shells, radius_A, threads), 0.0)
+    lv = smooth(noise * noise, shells, radius_A, threads, overwrite=True)
+    np.maximum(lv, 0.0, out=lv)
+    # sum(P lv) / sum(P) in float64, with one float64 map at a time (not two)
     w = p_molecule.astype(np.float64)
-    ref = float(np.sum(w * lv, dtype=np.float64) / max(np.sum(w, dtype=np.float64), 1e-30))
-    return np.sqrt(np.maximum(lv / max(ref, 1e-30), floor * floor)).astype(np.float32)
+    total_w = max(np.sum(w, dtype=np.float64), 1e-30)
+    w *= lv
+    ref = float(np.sum(w, dtype=np.float64) / total_w)
+    del w
+    lv /= max(ref, 1e-30)
+    np.maximum(lv, floor * floor, out=lv)
+    return np.sqrt(lv, out=lv).astype(np.float32, copy=False)
 
 
 def normalise_noise(rho: np.ndarray, scale: np.ndarray, centre: float) -> np.ndarray:
     """centre + (rho - centre) / scale: the map with its noise made stationary."""
-    return (np.float32(centre) + (rho - np.float32(centre)) / scale).astype(np.float32)
+    out = rho - np.float32(centre)
+    out /= scale
+    out += np.float32(centre)
+    return out.astype(np.float32, copy=False)
 
 
 def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
-                       softness: float = 0.5) -> np.ndarray:
+                       softness: float = 0.5, overwrite: bool = False) -> np.ndarray:
     """P(molecule) at each voxel from a local-rms map (float32, 0..1).
 
     The threshold t keeps (1 - solvent_fraction) of the box as molecule; the probability is a
@@ -87,9 +127,11 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
     1.35) of ln(lrms) in the solvent region, so voxels near the boundary are uncertain rather
     than forced into one region.  The mask is then shifted so that its mean equals
     1 - solvent_fraction exactly (the molecular volume is known, the boundary is not).
+    ``overwrite``: lrms is a temporary the mask is made in.
     """
     f = float(np.clip(solvent_fraction, 0.01, 0.99))
-    ln = np.maximum(lrms, np.float32(1e-30))
+    ln = np.maximum(lrms, np.float32(1e-30), out=lrms if overwrite else None)
+    del lrms
     np.log(ln, out=ln)
     t = np.quantile(ln, f)
     below = ln[ln <= t]
@@ -134,8 +176,9 @@ def final_solvent_mask(p_molecule: np.ndarray, shells: Shells, resolution_A: flo
     case is unchanged with this generous mask (2.5 x resolution, gain 4) but lost 0.02 A
     inside the envelope with a tighter one (1.5-2 x resolution, gain 3).
     """
-    return np.clip(gain * smooth(p_molecule, shells, radius_ratio * resolution_A, threads),
-                   0.0, 1.0).astype(np.float32)
+    m = smooth(p_molecule, shells, radius_ratio * resolution_A, threads)
+    m *= gain
+    return np.clip(m, 0.0, 1.0, out=m).astype(np.float32, copy=False)
 
 
 def flatten_solvent(rho: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -143,7 +186,10 @@ def flatten_solvent(rho: np.ndarray, mask: np.ndarray) -> np.ndarray:
     w = 1.0 - mask
     mu = float(np.sum(w * rho, dtype=np.float64) / max(float(np.sum(w, dtype=np.float64)),
                                                         1e-30))
-    return (mask * rho + w * np.float32(mu)).astype(np.float32)
+    out = mask * rho
+    w *= np.float32(mu)
+    out += w
+    return out.astype(np.float32, copy=False)
 
 
 def _logistic(z):

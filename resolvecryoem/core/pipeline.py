@@ -31,7 +31,7 @@ from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import (DensityHistogram, added_noise_sd, density_histograms,
                          flat_histogram)
-from .likelihood import map_phasing, r_value
+from .likelihood import likelihood_terms, newton_step, r_value
 from .masking import (final_solvent_mask, flatten_solvent, local_rms, mask_from_file,
                       noise_scale, normalise_noise, probabilistic_mask, signal_estimate)
 from .params import DM_RATIO_RANGE, DensityModificationParams
@@ -132,26 +132,41 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rl(f"resolvecryoem density modification; half maps {path1} and {path2}")
     maps = _read_inputs(path1, path2, full_map, mask, params.voxel_size, rl)
     volume = _molecular_volume_step(params, seq_file, maps.info, rl)
-    d_input, F1, F2 = _input_box_resolution(maps, params.threads, rl)
+    d_input, F1, F2, shells, input_fsc = _input_box_resolution(maps, params.threads, rl)
     box, b1, b2, f_boxed = _boxing_step(maps, volume, params, d_input, rl)
-    if box is None:  # the analysed box is the input box: its transforms are the ones above
-        shells = Shells.for_box(b1.shape, maps.info.voxel_size)
-    else:
-        del F1, F2
+    if box is not None:  # else the analysed box is the input box: its transforms are above
+        del F1, F2, input_fsc
         shells = Shells.for_box(b1.shape, maps.info.voxel_size)
         F1, F2 = rfft(b1, params.threads), rfft(b2, params.threads)
-    res = _resolution_step(F1, F2, shells, params, path1, rl)
+    # The half maps are read again for the independence step rather than held through the
+    # steps in between (8 bytes per voxel).
+    input_shape, boxed_shape = maps.h1.shape, b1.shape
+    maps.h1 = maps.h2 = None
+    del b1, b2
+    res = _resolution_step(F1, F2, shells, params, path1, rl,
+                           half_fsc=input_fsc if box is None else None)
     O1, O2, O_full, scale = _sharpening_step(F1, F2, shells, res, params, maps.full, box, rl)
-    del F1, F2
+    del F1, F2  # O1, O2 now (scaled in place)
     keep = lowpass(shells, res["dm_resolution"])
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
-    solvent_h, molecule_h, s_noise = _histogram_step(O1, O2, keep, shells, rho_full, p_molecule,
+    # All the histograms need of the spectra is their difference: the spectra are saved and
+    # let go first.
+    diff = O1 - O2
+    diff *= keep
+    del keep
+    with rl.step("saving state"):
+        np.save(state / "O1.npy", O1)
+        np.save(state / "O2.npy", O2)
+        del O1, O2
+    noise = irfft(diff, shells.shape, params.threads, overwrite=True)
+    del diff
+    solvent_h, molecule_h, s_noise = _histogram_step(noise, shells, rho_full, p_molecule,
                                                      res["used"], params.threads, rl)
-    del rho_full, keep
+    del rho_full, noise
     half_fsc = res.pop("half_fsc")
     with rl.step("saving state"):
-        arrays = dict(O1=O1, O2=O2, p_molecule=p_molecule, half_fsc=half_fsc,
+        arrays = dict(p_molecule=p_molecule, half_fsc=half_fsc,
                       sharpen_scale=scale, noise_scale=s_noise, hist_centres=solvent_h.centres,
                       hist_solvent=solvent_h.density, hist_molecule=molecule_h.density)
         if O_full is not None:
@@ -160,10 +175,9 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
             arrays["box_edge_weight"] = box.edge_weight
         for k, v in arrays.items():
             np.save(state / f"{k}.npy", v)
-        del arrays, O1, O2, O_full
-    # After the spectra are saved and let go: its two transforms then fit beside the rest.
-    independence = _independence_step(half_fsc, b1, b2, p_molecule, shells, res["used"],
-                                      params.threads, rl)
+        del arrays, O_full, s_noise
+    independence = _independence_step(half_fsc, (path1, path2), box, p_molecule, shells,
+                                      res["used"], params.threads, rl)
     inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
               "full_map": full_map, "mask": mask}
     info, box_volume = maps.info, maps.info.box_volume_A3
@@ -174,8 +188,8 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         parameters=params.to_dict(),
         box=None if box is None else {"lower": [int(n) for n in box.lower],
                                       "upper": [int(n) for n in box.upper]},
-        boxed_shape=[int(n) for n in b1.shape],
-        input_shape=[int(n) for n in maps.h1.shape],
+        boxed_shape=[int(n) for n in boxed_shape],
+        input_shape=[int(n) for n in input_shape],
         input_start_A=[float(v) for v in info.start_A],
         voxel_size=[float(v) for v in info.voxel_size],
         molecular_volume_A3=volume,
@@ -244,14 +258,15 @@ def _molecular_volume_step(params, seq_file, info, rl) -> float:
 
 
 def _input_box_resolution(maps: _Inputs, threads, rl) -> tuple:
-    """(resolution in A of the half-map FSC over the input box, the two transforms): the
-    transforms are passed on, for use when the maps are not boxed."""
+    """(resolution in A of the half-map FSC over the input box, the two transforms, the
+    shells, the FSC): passed on, for use when the maps are not boxed."""
     with rl.step("half-map FSC of the input box"):
         shells = Shells.for_box(maps.h1.shape, maps.info.voxel_size)
         F1, F2 = rfft(maps.h1, threads), rfft(maps.h2, threads)
-        d = resolution_at(fsc(F1, F2, shells), shells, 0.143)
+        curve = fsc(F1, F2, shells)
+        d = resolution_at(curve, shells, 0.143)
         rl(f"half-map FSC = 0.143 at {d:.2f} A over the whole input box")
-    return d, F1, F2
+    return d, F1, F2, shells, curve
 
 
 def _boxing_step(maps: _Inputs, volume, params, d_input, rl) -> tuple:
@@ -276,11 +291,12 @@ def _boxing_step(maps: _Inputs, volume, params, d_input, rl) -> tuple:
     return box, b1, b2, f_boxed
 
 
-def _resolution_step(F1, F2, shells: Shells, params, path1, rl) -> dict:
+def _resolution_step(F1, F2, shells: Shells, params, path1, rl, half_fsc=None) -> dict:
     """Half-map FSC, resolution, dm_resolution and b_iso; refuses maps with no signal and
     says loudly when the FSC does not fall before Nyquist."""
     with rl.step("resolution"):
-        half_fsc = fsc(F1, F2, shells)
+        if half_fsc is None:  # else fsc(F1, F2, shells), computed already
+            half_fsc = fsc(F1, F2, shells)
         if not has_signal(half_fsc, shells):
             raise InputError(f"{path1} and its partner share no signal: the half-map FSC "
                              f"does not rise above the noise level (3/sqrt(N)) in "
@@ -337,9 +353,11 @@ def has_signal(half_fsc, shells: Shells) -> bool:
 
 def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
     """(O1, O2, O_full or None, per-shell sharpening scale): shell amplitudes set to the
-    overall B b_iso, anisotropy removed (ALGORITHM.md section 3)."""
+    overall B b_iso, anisotropy removed (ALGORITHM.md section 3).  F1 and F2 are scaled in
+    place: O1 and O2 are the same arrays."""
     with rl.step("half-map sharpening"):
-        avg_F = 0.5 * (F1 + F2)
+        avg_F = F1 + F2
+        avg_F *= 0.5
         aniso = anisotropy_correction(avg_F, shells, res["used"]) if params.remove_aniso \
             else np.float32(1.0)
         rms_avg = shell_rms(avg_F * aniso, shells)
@@ -347,13 +365,17 @@ def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
         scale = half_map_sharpening_scale(rms_avg, shells, res["b_iso"], res["used"],
                                           params.density_modify_unsharpened_maps,
                                           res["half_fsc"])
-        S = shells.expand(scale) * aniso
-        O1 = (F1 * S).astype(np.complex64)
-        O2 = (F2 * S).astype(np.complex64)
+        S = shells.expand(scale)
+        S *= aniso
+        del aniso
+        O1, O2 = F1, F2
+        O1 *= S
+        O2 *= S
         O_full = None
         if full is not None:
             fb = boxing.cut(full, box) if box is not None else full
-            O_full = (rfft(fb, params.threads) * S).astype(np.complex64)
+            O_full = rfft(fb, params.threads)
+            O_full *= S
         rl("sharpened both half maps: " + ("overall B and anisotropy only "
            "(density_modify_unsharpened_maps)" if params.density_modify_unsharpened_maps
            else "shell amplitudes set to overall B " + f"{res['b_iso']:.0f} A^2") +
@@ -375,9 +397,15 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
             p_molecule = mask_from_file(mb, shells, resolution, threads)
             rl("molecule region from the mask file")
         else:
-            lrms = local_rms(signal_estimate(0.5 * (O1 + O2), res["half_fsc"], shells, threads),
-                             shells, MASK_RADIUS_RATIO * resolution, threads)
-            p_molecule = probabilistic_mask(lrms, f_boxed)
+            avg = O1 + O2
+            avg *= 0.5
+            signal = signal_estimate(avg, res["half_fsc"], shells, threads, overwrite=True)
+            del avg
+            lrms = local_rms(signal, shells, MASK_RADIUS_RATIO * resolution, threads,
+                             overwrite=True)
+            del signal
+            p_molecule = probabilistic_mask(lrms, f_boxed, overwrite=True)
+            del lrms
             rl(f"probabilistic molecule mask from local rms (radius "
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
                f"{p_molecule.mean():.3f}")
@@ -389,9 +417,15 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
 SHARED_NOISE_WARN, SHARED_NOISE_REFUSE = 0.05, 0.9
 
 
-def _independence_step(half_fsc, b1, b2, p_molecule, shells, resolution, threads, rl):
+def _independence_step(half_fsc, paths, box, p_molecule, shells, resolution, threads, rl):
+    """Shared-noise evidence (:func:`shared_noise`) from the half maps ``paths``, read again
+    (and cut to ``box``)."""
     with rl.step("independence of the half maps"):
-        e = shared_noise(half_fsc, b1, b2, p_molecule, shells, resolution, threads)
+        h = [mapio.read_map(p)[0] for p in paths]
+        if box is not None:
+            h = [boxing.cut(m, box) for m in h]
+        e = shared_noise(half_fsc, h[0], h[1], p_molecule, shells, resolution, threads)
+        del h
         shared, sigma = e["shared"], e["sigma"]
         rl(f"half-map FSC over the outer third of the shells: {e['solvent']:.3f} in the "
            f"solvent far from the molecule, {e['whole']:.3f} over the whole box "
@@ -439,14 +473,13 @@ def shared_noise(half_fsc, b1, b2, p_molecule, shells: Shells, resolution_A: flo
     return {"solvent": solvent, "whole": whole, "shared": min(solvent, whole), "sigma": sigma}
 
 
-def _histogram_step(O1, O2, keep, shells, rho_full, p_molecule, resolution, threads,
-                    rl) -> tuple:
-    """(solvent and molecule histograms, local noise scale s(x)) (ALGORITHM.md section 4)."""
+def _histogram_step(diff, shells, rho_full, p_molecule, resolution, threads, rl) -> tuple:
+    """(solvent and molecule histograms, local noise scale s(x)) (ALGORITHM.md section 4);
+    ``diff``: the difference of the half maps (to dm_resolution), divided by s(x) in place."""
     with rl.step("density histograms"):
         # Noise of one half map, filtered like the maps used in density modification:
         # var(rho1 - rho2) = 2 sigma_half^2; the noise is not stationary, so the maps are
         # normalised by its local level s(x) (1 in the molecule) and so is everything below.
-        diff = irfft((O1 - O2) * keep, shells.shape, threads)
         s_noise = noise_scale(diff, p_molecule, shells, MASK_RADIUS_RATIO * resolution,
                               threads)
         diff /= s_noise
@@ -542,7 +575,9 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     keep = lowpass(shells, dm_resolution)
     # R over the shells that carry signal (beyond the resolution the coefficients are mostly
     # noise and R tends to 1 whatever the map).
-    r_select = (shells.s_grid <= 1.0 / meta["resolution"]["used"]) & (shells.s_grid > 0)
+    s_grid = shells.s_grid
+    r_select = (s_grid <= 1.0 / meta["resolution"]["used"]) & (s_grid > 0)
+    del s_grid
     C = O_i
     rms_i = shell_rms(O_i, shells)
     ops = _symmetry_operators(meta, params)
@@ -554,18 +589,23 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     o_moments = {}  # moments of O_i and O_j alone, the same in every cycle
     for cycle in range(1, params.cycles + 1):
         with rl.step(f"half map {which}: density modification cycle {cycle}/{params.cycles}"):
+            D = None  # the last cycle's is kept, not every one's
             rho = irfft(C * keep, shape, threads, overwrite=True)
             target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
                                               start_boxed) if ops else None
-            D = map_phasing(C, rho, p_molecule, solvent, molecule, keep, threads,
-                            target=target, noise_scale=s_noise)[0]
+            # map_phasing in two halves, the map let go before the second one's transform
+            terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False,
+                                     noise_scale=s_noise)
             del target, rho
+            D = newton_step(C, terms, keep, threads, noise_scale=s_noise)
+            del terms
             r = r_value(O_i, D, r_select)
             r_values.append(r)
             w = half_weights(O_i, O_j, D, shells, o_moments)
             # The next cycle starts from the recombined map brought back to the original's
             # shell amplitudes: the recombination weights act like an FSC weighting, which
             # the benchmark showed harms density modification's input.
+            del C
             C = w.apply(O_i, D, shells)
             match_shell_rms(C, rms_i, shells)
             sel = shells.s <= 1.0 / dm_resolution
@@ -1076,7 +1116,8 @@ def _final_maps(st: _FinishState, rec, H, rl, model_amplitude=None) -> tuple:
         # The half-map sharpening whitened the low-resolution shells for density
         # modification; the delivered maps get the molecule's own low-resolution shape back.
         unwhiten = _unwhiten(st)
-        H = [h * unwhiten for h in H]
+        for h in H:  # in place: the caller's list holds the same spectra
+            h *= unwhiten
         F = 0.5 * (H[0] + H[1]) if st.O_full is None else _full_map_spectrum(st, rec, H)
         level = shell_rms(0.5 * (st.O1 + st.O2), shells)
         low = (shells.s > 0) & (shells.s < 1 / 8.0)
@@ -1132,7 +1173,9 @@ def _final_maps(st: _FinishState, rec, H, rl, model_amplitude=None) -> tuple:
     cc_before = fsc_ref(st.load("half_fsc"))
     avg = st.O1 + st.O2
     avg *= np.float32(0.5)
-    avg *= shells.expand(cc_before) * unwhiten
+    for sl, e in shells.expand_slabs(cc_before):  # = avg *= expand(cc_before) * unwhiten
+        avg[sl] *= e * unwhiten[sl]
+    del unwhiten
     maps["initial_map"] = irfft(avg, st.shape, threads, overwrite=True)
     return maps, fs, local_res
 
@@ -1166,20 +1209,22 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
 
     Returns ({name: temporary path}, {name: boxed array as written}) - the latter, cut back
     to the analysed box, is what the assessment compares, exactly as ``resolvecryoem
-    verdict`` would from the files.
+    verdict`` would from the files: the original and delivered half maps only.  The maps
+    written are taken out of ``maps`` (each let go once written).
     """
     meta, shells, threads = st.meta, st.shells, st.params.threads
     tmp, written = {}, {}
     with rl.step("writing maps in the input box"):
-        h1, info = mapio.read_map(meta["inputs"]["half_map_1"])
-        h = [h1, mapio.read_map(meta["inputs"]["half_map_2"])[0]]
-        if st.params.voxel_size is not None:
-            info = mapio.with_voxel_size(info, st.params.voxel_size)
         box = None if meta["box"] is None else boxing.Box(
             np.array(meta["box"]["lower"]), np.array(meta["box"]["upper"]),
             st.load("box_edge_weight"))
-        written["original_half_map_1"] = boxing.cut(h[0], box) if box else h[0]
-        written["original_half_map_2"] = boxing.cut(h[1], box) if box else h[1]
+        _, info = mapio.read_map(meta["inputs"]["half_map_1"], header_only=True)
+        if st.params.voxel_size is not None:
+            info = mapio.with_voxel_size(info, st.params.voxel_size)
+        # Without a box the input maps are needed only for the assessment: read after the
+        # outputs are written and let go.
+        h = [mapio.read_map(meta["inputs"][f"half_map_{i}"])[0] for i in (1, 2)] if box \
+            else None
         # Outside the analysed box there is no density modification: the input is treated
         # like the original-map part of the inside, i.e. filtered by the same per-shell
         # chain sharpening x weight of the original x final scale (where the recombination
@@ -1200,24 +1245,41 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
                f"dilated by about {2.5 * st.resolution:.1f} A; {m.mean():.2f} of the analysed "
                f"box), the same for both half maps")
         for name in names:
-            boxed_map = maps[name]
+            boxed_map = maps.pop(name)
             if box:
                 t, which = filters[name]
                 if which not in spectra:
+                    # One whole-box spectrum at a time: the maps come in the order of the
+                    # spectra they use (the average's, then each half's).
+                    spectra.clear()
                     spectra[which] = rfft(h[which - 1], threads)
-                ti = np.interp(big_shells.s_grid, shells.s, t).astype(np.float32)
-                full_map = boxing.paste(boxed_map, irfft(spectra[which] * ti, h[0].shape,
-                                                         threads), box)
+                outside = np.empty(spectra[which].shape, np.complex64)
+                for sl in big_shells.slabs():  # the filter a slab at a time
+                    ti = np.interp(big_shells.s_slab(sl), shells.s, t).astype(np.float32)
+                    np.multiply(spectra[which][sl], ti, out=outside[sl])
+                del ti
+                full_map = boxing.paste(boxed_map, irfft(outside, h[0].shape, threads,
+                                                         overwrite=True), box)
+                del outside
             else:
                 full_map = boxed_map
             if flat is not None and name != "initial_map":
                 # The same mask for both halves and their average: still a map of each
                 # half's own data, and the delivered map is still their average.
                 full_map = flatten_solvent(full_map, flat)
-            written[name] = boxing.cut(full_map, box) if box else full_map
+            del boxed_map
+            if name in ("denmod_half_map_1", "denmod_half_map_2"):
+                written[name] = boxing.cut(full_map, box) if box else full_map
             key = (rename or {}).get(name, name)
             tmp[key] = st.dir / ("out_" + OUTPUTS[key])
-            mapio.write_map(tmp[key], full_map.astype(np.float32), info)
+            mapio.write_map(tmp[key], full_map.astype(np.float32, copy=False), info)
+            del full_map
+        if box:
+            del spectra
+        else:
+            h = [mapio.read_map(meta["inputs"][f"half_map_{i}"])[0] for i in (1, 2)]
+        written["original_half_map_1"] = boxing.cut(h[0], box) if box else h[0]
+        written["original_half_map_2"] = boxing.cut(h[1], box) if box else h[1]
         if local_res is not None:
             # Outside the analysed box there is no local estimate: the overall resolution.
             res_map = boxing.paste(local_res, np.full(h[0].shape, st.resolution, np.float32),

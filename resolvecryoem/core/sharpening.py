@@ -56,7 +56,8 @@ def match_shell_rms(F: np.ndarray, rms_target: np.ndarray, shells: Shells) -> np
         idx = np.arange(len(rms))
         factor[ok] = target[ok] / rms[ok]
         factor[~ok] = np.interp(idx[~ok], idx[ok], factor[ok])  # ends: nearest valid
-    F *= shells.expand(factor)
+    for sl, v in shells.expand_slabs(factor):  # no factor map of the whole spectrum
+        F[sl] *= v
     return F
 
 
@@ -83,10 +84,12 @@ def anisotropy_correction(F: np.ndarray, shells: Shells, resolution_A: float,
     which leaves the overall B unchanged.
     """
     fz, fy, fx = frequencies(shells.shape, shells.voxel_size)
-    sel = (shells.s_grid >= 1.0 / _B_FIT_LOW_RES_A) & (shells.s_grid <= 1.0 / resolution_A)
+    s_grid = shells.s_grid
+    sel = (s_grid >= 1.0 / _B_FIT_LOW_RES_A) & (s_grid <= 1.0 / resolution_A)
+    del s_grid
     idx = np.flatnonzero(sel)
     if idx.size < 50:
-        return np.ones(shells.s_grid.shape, np.float32)
+        return np.ones(shells.index.shape, np.float32)
     if idx.size > max_samples:
         idx = np.random.default_rng(seed).choice(idx, max_samples, replace=False)
     amp2 = (F.real ** 2 + F.imag ** 2).ravel()[idx]
@@ -96,7 +99,7 @@ def anisotropy_correction(F: np.ndarray, shells: Shells, resolution_A: float,
     mean_by_shell = np.bincount(shell, lnf, shells.n) / np.maximum(
         np.bincount(shell, minlength=shells.n), 1)
     y = lnf - mean_by_shell[shell]
-    kz, ky, kx = np.unravel_index(idx, shells.s_grid.shape)
+    kz, ky, kx = np.unravel_index(idx, shells.index.shape)
     sz, sy, sx = fz.ravel()[kz], fy.ravel()[ky], fx.ravel()[kx]
     s2 = sz * sz + sy * sy + sx * sx
     # Traceless basis: xx-yy, yy-zz (diagonal), xy, xz, yz; centre each column per shell so
