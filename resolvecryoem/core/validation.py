@@ -284,8 +284,8 @@ def effective_fraction(mask: np.ndarray) -> float:
     more than 2/sqrt(N) says; without this, shells where the half-map FSC is near zero
     (and its square root, the independence bound, is poorly known) were called suspect on
     runs whose halves were independent (5ME2 with a supplied model, 3 outer shells)."""
-    w2 = np.mean(np.square(mask, dtype=np.float64))
-    w4 = np.mean(np.square(mask, dtype=np.float64) ** 2)
+    sq = np.square(mask, dtype=np.float64)
+    w2, w4 = sq.mean(), np.square(sq).mean()
     return float(w2 * w2 / w4) if w4 > 0 else 1.0
 
 
