@@ -75,27 +75,11 @@ class Evidence:
                 for k, v in self.__dict__.items()}
 
 
-def shell_moments(spectra, shells: Shells) -> dict:
-    """The per-shell powers and covariances the evidence needs, from an iterable yielding the
-    spectra O1, O2, C1, C2 in that order; each is let go as soon as it is no longer needed
-    (three spectra at most are held, not four)."""
-    it = iter(spectra)
-    O1, O2 = next(it), next(it)
-    m = {"O1": power(O1, shells), "O2": power(O2, shells), "O1O2": cov(O1, O2, shells)}
-    C1 = next(it)
-    m["C1"], m["C1O2"] = power(C1, shells), cov(C1, O2, shells)
-    del O2
-    C2 = next(it)
-    m["C2"], m["C2O1"], m["C1C2"] = (power(C2, shells), cov(C2, O1, shells),
-                                     cov(C1, C2, shells))
-    return m
-
-
-def shell_moments_lean(spectrum, shells: Shells) -> dict:
-    """:func:`shell_moments` holding two spectra at most instead of three: ``spectrum(name)``
-    makes the spectrum of "O1", "O2", "C1" or "C2" and is asked for O1 twice (one more
-    transform; the pairs O1-O2, O2-C1, C1-C2, C2-O1 form a cycle that a single pass can
-    only cover holding three)."""
+def shell_moments(spectrum, shells: Shells) -> dict:
+    """The per-shell powers and covariances the evidence needs.  ``spectrum(name)`` makes the
+    spectrum of "O1", "O2", "C1" or "C2"; two are held at most, at the cost of asking for O1
+    twice (the pairs O1-O2, O2-C1, C1-C2, C2-O1 form a cycle that a single pass can only
+    cover holding three)."""
     O1, O2 = spectrum("O1"), spectrum("O2")
     m = {"O1": power(O1, shells), "O2": power(O2, shells), "O1O2": cov(O1, O2, shells)}
     del O1
@@ -109,13 +93,9 @@ def shell_moments_lean(spectrum, shells: Shells) -> dict:
     return m
 
 
-def shell_evidence(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> Evidence:
-    """Per-shell evidence from independent comparisons only, and the call it supports."""
-    return evidence_from_moments(shell_moments((F_O1, F_O2, F_C1, F_C2), shells), shells)
-
-
 def evidence_from_moments(m: dict, shells: Shells, fraction: float = 1.0) -> Evidence:
-    """:func:`shell_evidence` from :func:`shell_moments`.  ``fraction``: the share of the
+    """Per-shell evidence from independent comparisons only, and the call it supports, from
+    :func:`shell_moments`.  ``fraction``: the share of the
     box's independent coefficients that the maps carry (1; for maps multiplied by a mask,
     :func:`effective_fraction` of it), which widens the confidence margins of the
     independence bound (the gain's noise is measured from the two halves' gains)."""
@@ -184,16 +164,11 @@ def evidence_from_moments(m: dict, shells: Shells, fraction: float = 1.0) -> Evi
                     gain, sigma, calls, modified_halves)
 
 
-def cc_of_average(F_O1, F_O2, F_C1, F_C2, shells: Shells) -> np.ndarray:
-    """Per-shell CC with the truth of (C1 + C2) / 2, each C_i made without O_j:
-    0.5 [cov(C1, O2) + cov(C2, O1)] / sqrt(var((C1 + C2) / 2) var S), var S = cov(O1, O2),
-    floored at its noise level, 2/sqrt(N) of sqrt(var O1 var O2): a ratio of noisy
-    estimates must not climb where the signal is gone."""
-    return cc_of_average_from_moments(shell_moments((F_O1, F_O2, F_C1, F_C2), shells), shells)
-
-
 def cc_of_average_from_moments(m: dict, shells: Shells) -> np.ndarray:
-    """:func:`cc_of_average` from :func:`shell_moments`; var((C1 + C2) / 2) is
+    """Per-shell CC with the truth of (C1 + C2) / 2, each C_i made without O_j, from
+    :func:`shell_moments`: 0.5 [cov(C1, O2) + cov(C2, O1)] / sqrt(var((C1 + C2) / 2) var S),
+    var S = cov(O1, O2), floored at its noise level, 2/sqrt(N) of sqrt(var O1 var O2) (a ratio
+    of noisy estimates must not climb where the signal is gone); var((C1 + C2) / 2) is
     (var C1 + var C2 + 2 cov(C1, C2)) / 4."""
     var_o = np.sqrt(m["O1"] * m["O2"])
     var_s = np.maximum(m["O1O2"], np.maximum(shells.significance() * var_o, 1e-30))
@@ -267,11 +242,11 @@ def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 
     # Spectra made one at a time as the moments ask for them, two held at most: the four
     # maps are held throughout (4 bytes per voxel less than holding three spectra).
     whole = evidence_from_moments(
-        shell_moments_lean(lambda k: rfft(maps[k], threads), shells), shells)
+        shell_moments(lambda k: rfft(maps[k], threads), shells), shells)
     inside = None
     if envelope is not None:
         inside = evidence_from_moments(
-            shell_moments_lean(lambda k: rfft(maps[k] * envelope, threads), shells), shells,
+            shell_moments(lambda k: rfft(maps[k] * envelope, threads), shells), shells,
             effective_fraction(envelope))
     v, why = _overall(whole, inside)
     return Verdict(v, why, shells.s, whole, inside)
@@ -416,7 +391,8 @@ def compare(map_a, map_b, model=None, resolution=None, out_dir=None,
     if resolution is not None and resolution < 2 * float(ia.voxel_size.max()) - 1e-6:
         raise InputError(f"resolution {resolution} A is finer than Nyquist of {map_a}")
     shells = Shells.for_box(A.shape, ia.voxel_size)
-    Fa, Fb = matched_sharpening(rfft(A), rfft(B), shells)
+    FA, FB = rfft(A), rfft(B)
+    Fa, Fb = matched_sharpening(FA, FB, shells)
     if resolution:
         lp = lowpass(shells, resolution)
         Fa, Fb = Fa * lp, Fb * lp
@@ -425,7 +401,7 @@ def compare(map_a, map_b, model=None, resolution=None, out_dir=None,
     result["map_map_resolution_0.5"] = resolution_at(np.array(result["map_map_fsc"]), shells,
                                                      0.5)
     if model is not None:
-        result.update(_map_model_scores(rfft(A), rfft(B), model, ia, shells, resolution))
+        result.update(_map_model_scores(FA, FB, model, ia, shells, resolution))
         result["model"] = str(model)
     if out_dir is not None:
         out = Path(out_dir)
@@ -458,8 +434,8 @@ def _map_model_scores(Fa, Fb, model, info, shells: Shells, resolution=None) -> d
     lp = lowpass(shells, resolution) if resolution else np.float32(1.0)
     out, curves = {}, {}
     for tag, X in (("a", Fa), ("b", Fb)):
-        k = np.where(shell_rms(X, shells) > 0, rms_m / np.maximum(shell_rms(X, shells), 1e-30),
-                     0.0)
+        rms_x = shell_rms(X, shells)
+        k = np.where(rms_x > 0, rms_m / np.maximum(rms_x, 1e-30), 0.0)
         X = X * shells.expand(k) * lp
         whole = fsc(X, M, shells)
         inside = fsc(rfft(irfft(X, shape) * env), FM_env, shells)
