@@ -8,6 +8,7 @@ import numpy as np
 
 from .errors import InputError
 from .mapio import MapInfo
+from .sequence import SOLVENT_FRACTION_RANGE
 
 # A map with more exact zeros than this, or with flat corners, has probably been masked.
 MASKED_ZERO_FRACTION = 0.2
@@ -102,10 +103,6 @@ def check_mask(d, info: MapInfo) -> None:
                          f"molecule; density modification needs solvent (at least "
                          f"{100 * MIN_MASK_SOLVENT:g}% of the box below 0.5), whose density "
                          f"histogram and flatness it uses")
-
-
-# sequence.solvent_fraction clamps to this range; outside it the run works on an assumption.
-SOLVENT_FRACTION_RANGE = (0.05, 0.995)
 
 
 def check_molecular_volume(volume_A3: float, box_volume_A3: float, how: str, box_path) -> list:

@@ -164,6 +164,13 @@ def volume_from_mass(mass_Da: float, nucleic_fraction: float = 0.0) -> float:
     return mass_Da * ((1 - f) * A3_PER_DA["protein"] + f * A3_PER_DA["rna"])
 
 
+# The solvent fractions the solvent mask is computed for; outside them a run works on an
+# assumption (checks.check_molecular_volume says which).
+SOLVENT_FRACTION_RANGE = (0.05, 0.995)
+
+
 def solvent_fraction(volume_A3: float, box_volume_A3: float) -> float:
-    """1 - V_molecule / V_box, clamped to [0.05, 0.995]: which box matters (ALGORITHM.md 1)."""
-    return float(min(max(1.0 - volume_A3 / box_volume_A3, 0.05), 0.995))
+    """1 - V_molecule / V_box, clamped to SOLVENT_FRACTION_RANGE: which box matters
+    (ALGORITHM.md 1)."""
+    lo, hi = SOLVENT_FRACTION_RANGE
+    return float(min(max(1.0 - volume_A3 / box_volume_A3, lo), hi))
