@@ -8,7 +8,8 @@ import numpy as np
 
 from resolvecryoem.core.model_map import model_density
 from resolvecryoem.core.models import structure as mst
-from resolvecryoem.core.simulate import bundled_model, simulate_half_maps
+from resolvecryoem.core.simulate import bundled_model, c2_dimer_model, simulate_half_maps
+from resolvecryoem.core.symmetry import box_centre_xyz
 
 BOX = 48
 VOXEL = 1.2
@@ -43,26 +44,13 @@ DIMER_BOX = 64
 def dimer_case(seed: int = 0):
     """A C2 dimer of the N_RESIDUES fragment about z through the centre of a DIMER_BOX^3 box:
     (dimer structure, truth, half1, half2, voxel, start_zyx, operators [(R, t)] in x, y, z)."""
-    import gemmi
-    st = small_case()[0].clone()
     n = DIMER_BOX
     start = np.zeros(3)
-    c = (start + (n // 2) * VOXEL)[::-1]          # symmetry.box_centre_xyz
-    xyz = mst.atoms_of(st).xyz
-    # The fragment beside the 2-fold axis (z through c), 2 A clear of it along x.
-    shift = c - xyz.mean(0) + np.array([(xyz[:, 0].max() - xyz[:, 0].min()) / 2 + 2, 0, 0])
+    st = c2_dimer_model((n,) * 3, VOXEL, model=small_case()[0])
+    st.setup_entities()
+    c = box_centre_xyz((n,) * 3, (VOXEL,) * 3, start)
     R = np.diag([-1.0, -1.0, 1.0])
     t = c - R @ c
-    for residue in st[0][0]:
-        for a in residue:
-            a.pos = gemmi.Position(*(np.array(a.pos.tolist()) + shift))
-    copy = st[0][0].clone()
-    copy.name = "B"
-    for residue in copy:
-        for a in residue:
-            a.pos = gemmi.Position(*(R @ np.array(a.pos.tolist()) + t))
-    st[0].add_chain(copy)
-    st.setup_entities()
     truth = model_density(st, (n,) * 3, VOXEL, start)
     h1, h2, _ = simulate_half_maps(truth, VOXEL, RESOLUTION, seed=seed)
     return st, truth, h1, h2, VOXEL, start, [(np.eye(3), np.zeros(3)), (R, t)]
