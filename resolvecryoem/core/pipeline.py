@@ -816,7 +816,7 @@ def _build_model(ctx: _ModelContext, C, copy: int, rl):
     cut, b = AUTO_MODEL_VARIANTS[copy % len(AUTO_MODEL_VARIANTS)]
     d = ctx.meta["resolution"]["used"]
     variant = irfft(C * lowpass(ctx.shells, max(cut * d, 2.0 * float(ctx.voxel.max())))
-                    * ctx.shells.expand(np.exp(-b * ctx.shells.s ** 2 / 4)), ctx.shape)
+                    * ctx.shells.expand(b_factor_scale(ctx.shells, b)), ctx.shape)
     ops = ctx.operators(ctx.params)
     n_res, region = ctx.meta["model"]["residues"], None
     if len(ops) > 1:

@@ -28,6 +28,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from . import ideal, secondary
+from .structure import gemmi_chain_names
 
 A3_PER_RESIDUE = 110.0 * 1.23   # molecular volume per residue (ALGORITHM.md section 10)
 ATOMS_PER_A3 = 1.0 / 17.0        # non-hydrogen atoms per A^3 of protein
@@ -307,22 +308,13 @@ def _pseudo_atoms(z_map, voxel, origin, level, built_xyz, n_max, spacing_A=1.5):
     return pts[order]
 
 
-def _chain_names():
-    import itertools
-    import string
-    letters = string.ascii_uppercase + string.ascii_lowercase + string.digits
-    yield from letters
-    for a, b in itertools.product(letters, repeat=2):
-        yield a + b
-
-
 def _structure(chains_xyz, pseudo_zyx) -> gemmi.Structure:
     """gemmi Structure (x, y, z): one poly-alanine chain per fragment, pseudo-atoms as UNK
     residues with one C atom in the last chain."""
     st = gemmi.Structure()
     st.name = "resolvecryoem_build"
     model = gemmi.Model("1")
-    names = _chain_names()
+    names = gemmi_chain_names(set())
     for mc in chains_xyz:
         ch = gemmi.Chain(next(names))
         for i in range(len(mc["CA"])):
