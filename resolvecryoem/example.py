@@ -40,13 +40,11 @@ def example_main(argv) -> int:
           f"{args.box}^3 box -> {out / 'inputs'}")
     case = example_case(out / "inputs", box=args.box, resolution_A=args.resolution,
                         seed=args.seed)
-    run(case.paths["half_map_1"], case.paths["half_map_2"], out,
-        DensityModificationParams(), seq_file=case.paths["sequence"], log=log)
+    res = run(case.paths["half_map_1"], case.paths["half_map_2"], out,
+              DensityModificationParams(), seq_file=case.paths["sequence"], log=log)
     report = score_run(out, case.paths["half_map_1"], case.paths["half_map_2"], case.truth,
                        case.envelope, case.voxel_size)
     print(report)
-    import json
-    res = json.loads((out / "results.json").read_text())
     r = res["resolution"]
     print(f"the program itself reported (no truth needed): {r['half_map_fsc']:.2f} A before, "
           f"{r['after_corrected']:.2f} A after over the whole box; verdict: "
