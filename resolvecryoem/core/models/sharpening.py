@@ -27,6 +27,7 @@ import numpy as np
 
 from ..fourier import Shells, rfft
 from ..fsc import power
+from ..sharpening import hold_low_resolution
 from .ensemble import B_ATOM, copy_density
 
 # Shells coarser than this keep the standard scale (the molecule's low-resolution shape).
@@ -66,7 +67,6 @@ def model_final_scale(rms_final: np.ndarray, cc_ref: np.ndarray, model_amplitude
         return np.asarray(standard_scale, dtype=np.float64).copy()
     a = int(np.argmax(fine))
     norm = float(standard_scale[a]) / raw[a] if raw[a] > 0 else 0.0
-    out = raw * norm
-    out[~fine] = out[a]
+    out = hold_low_resolution(raw * norm, shells, anchor_A)
     out[0] = standard_scale[0]
     return out
