@@ -953,12 +953,10 @@ def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, 
             composite = models.structure.with_coordinates(best[0], best[1].xyz,
                                                           occ=best[1].occ)
             models.structure.write_structure(composite, st.dir / "out_composite_model.cif")
-            fsc_figures = _map_model_fsc(ctx, pairs, composite, written)
         else:
-            model = pairs[1][0]
-            composite = models.composite_model(model, pairs[1][1] + pairs[2][1],
+            composite = models.composite_model(pairs[1][0], pairs[1][1] + pairs[2][1],
                                                st.dir / "out_composite_model.cif")
-            fsc_figures = _map_model_fsc(ctx, pairs, composite, written)
+        fsc_figures = _map_model_fsc(ctx, composite, written)
         tmp["composite_model"] = st.dir / "out_composite_model.cif"
         for line in fsc_figures.pop("log"):
             rl(line)
@@ -976,29 +974,28 @@ def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, 
                               "half map"}
 
 
-def _map_model_fsc(ctx, pairs, composite, written) -> dict:
-    """Map-model FSC = 0.5 (A) in the analysed box: the models of half h against the OTHER
-    original half map (the honest figure: those models never saw it) and against their own
-    (inflated by fitting its noise), and the composite model against each."""
+def _map_model_fsc(ctx, composite, written) -> dict:
+    """Map-model FSC = 0.5 (A) in the analysed box: the mean density of the models of half h
+    (saved by model_half) against the OTHER original half map (the honest figure: those
+    models never saw it) and against their own (inflated by fitting its noise), and the
+    composite model against each."""
     from .model_map import model_density
-    from .models.ensemble import ensemble
     F = {h: rfft(written[f"original_half_map_{h}"]) for h in (1, 2)}
+
+    def at_half(M, h):
+        return resolution_at(fsc(M, F[h], ctx.shells), ctx.shells, 0.5)
+
     out, lines = {}, []
     for h in (1, 2):
-        model, copies = pairs[h]
-        saved = ctx.state / f"model_mean{h}.npy"
-        mean = np.load(saved) if saved.exists() else ensemble(
-            model.structure, copies, ctx.shape, ctx.voxel, ctx.start).mean
-        other, own = (models.model_map_fsc(model, copies, F[k], ctx.shape, ctx.voxel,
-                                           ctx.start, density=mean)[1] for k in (3 - h, h))
+        M = rfft(np.load(ctx.state / f"model_mean{h}.npy"))
+        other, own = at_half(M, 3 - h), at_half(M, h)
         out[f"models_of_half_{h}_vs_other_half"] = other
         out[f"models_of_half_{h}_vs_own_half"] = own
         lines.append(f"models of half map {h}: map-model FSC = 0.5 at {other:.2f} A against "
                      f"the other (independent) half map, {own:.2f} A against their own")
     M = rfft(model_density(composite, ctx.shape, ctx.voxel, ctx.start))
     for h in (1, 2):
-        out[f"composite_vs_half_{h}"] = resolution_at(fsc(M, F[h], ctx.shells), ctx.shells,
-                                                      0.5)
+        out[f"composite_vs_half_{h}"] = at_half(M, h)
     out["log"] = lines
     return out
 
