@@ -16,8 +16,9 @@ run leaves nothing half-written behind and the output folder never holds a mix o
 """
 from __future__ import annotations
 
-import json
 import dataclasses
+import functools
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,11 +113,11 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
             meta["inputs"]["symmetry_file"] = meta["symmetry_file"]
             meta["input_sha256"]["symmetry_file"] = checks.file_sha256(symmetry_file)
         if model is not None:
-            meta["model"] = _model_check_step(model, meta, params, state, rl)
+            meta["model"] = _model_check_step(model, meta, state, rl)
             meta["inputs"]["model"] = str(Path(model).resolve())
             meta["input_sha256"]["model"] = checks.file_sha256(model)
         elif params.density_modify_with_model:
-            meta["model"] = _auto_model_step(meta, rl)
+            meta["model"] = _auto_model_step(meta, params, rl)
     except BaseException:
         _remove_state(state, created_out)
         raise
@@ -623,20 +624,20 @@ def modify_half(state_dir, which: int, log=print) -> dict:
 # section 9).  Independent units: one (half map, copy) refinement each, then one composite
 # per half map; finish recombines with the composites in place of the map-phasing maps.
 # ---------------------------------------------------------------------------------------------
-def _model_check_step(model, meta, params, state, rl) -> dict:
+def _model_check_step(model, meta, state, rl) -> dict:
     """Read the model and check that it fits the map (InputError naming the file, offset and
     a hint for a frame/origin mix-up; a warning when it fits poorly)."""
     with rl.step("checking the model"):
         ctx = _ModelContext(state, meta, model_path=str(Path(model).resolve()))
         m = models.load_model(model, ctx.average_map(), ctx.voxel, ctx.start,
-                              meta["resolution"]["used"], operators=ctx.operators(params),
+                              meta["resolution"]["used"], operators=ctx.operators,
                               name=str(model))
         for w in m.warnings:
             rl.warn(w)
         n_res = m.atoms.n_residues
         rl(f"model {model}: {m.atoms.n} atoms in {n_res} residues"
-           + (f" (expanded by {len(ctx.operators(params))} symmetry operators)"
-              if ctx.operators(params) else "")
+           + (f" (expanded by {len(ctx.operators)} symmetry operators)"
+              if ctx.operators else "")
            + f"; {models.N_COPIES} randomised copies per half map will be refined, each "
              f"against its own half map only")
     return {"path": str(Path(model).resolve()), "copies": models.N_COPIES,
@@ -648,7 +649,7 @@ def _model_check_step(model, meta, params, state, rl) -> dict:
 AUTO_MODEL_MAX_RESOLUTION_A = 4.5
 
 
-def _auto_model_step(meta, rl) -> dict | None:
+def _auto_model_step(meta, params, rl) -> dict | None:
     """Plan the automatic models, or say why there will be none (the standard result is
     then delivered)."""
     d = meta["resolution"]["used"]
@@ -658,8 +659,7 @@ def _auto_model_step(meta, rl) -> dict | None:
                 f"built and the standard result is delivered")
         return None
     n_res = models.building.residues_from_volume(meta["molecular_volume_A3"])
-    n_ops = len(_symmetry_operators(meta, DensityModificationParams.from_dict(
-        meta["parameters"])))
+    n_ops = len(_symmetry_operators(meta, params))
     rl(f"density_modify_with_model: {models.N_BUILT} models per half map, each built into "
        f"its own variant of that half map's density-modified map (resolution cut-off, "
        f"sharpening, blurring) and refined against it; at most {n_res} residues each "
@@ -694,8 +694,10 @@ class _ModelContext:
     def load(self, name):
         return np.load(self.state / f"{name}.npy")
 
-    def operators(self, params) -> list:
-        return _symmetry_operators(self.meta, params)
+    @functools.cached_property
+    def operators(self) -> list:
+        """The run's symmetry operators, read once per context (not once per model)."""
+        return _symmetry_operators(self.meta, self.params)
 
     @property
     def auto(self) -> bool:
@@ -704,7 +706,7 @@ class _ModelContext:
     def model(self):
         """The model as checked at the start (symmetry-expanded), without the map check."""
         st = models.structure.read_structure(self.model_path)
-        ops = self.operators(self.params)
+        ops = self.operators
         if ops:
             st = models.structure.expand_symmetry(st, ops)
         return models.Model(st, models.structure.atoms_of(st), self.model_path, [])
@@ -817,7 +819,7 @@ def _build_model(ctx: _ModelContext, C, copy: int, rl):
     d = ctx.meta["resolution"]["used"]
     variant = irfft(C * lowpass(ctx.shells, max(cut * d, 2.0 * float(ctx.voxel.max())))
                     * ctx.shells.expand(b_factor_scale(ctx.shells, b)), ctx.shape)
-    ops = ctx.operators(ctx.params)
+    ops = ctx.operators
     n_res, region = ctx.meta["model"]["residues"], None
     if len(ops) > 1:
         # "If symmetry file supplied, build only the unique part of the model": one
