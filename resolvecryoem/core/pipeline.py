@@ -177,8 +177,13 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         for k, v in arrays.items():
             np.save(state / f"{k}.npy", v)
         del arrays, O_full, s_noise
-    independence = _independence_step(half_fsc, (path1, path2), box, p_molecule, shells,
-                                      res["used"], params.threads, rl)
+    # The molecule region dilated by ~2.5 x resolution: the independence test looks for
+    # shared noise outside it, and finish flattens the delivered maps' solvent outside it.
+    near_molecule = final_solvent_mask(p_molecule, shells, res["used"], params.threads)
+    np.save(state / "final_solvent_mask.npy", near_molecule)
+    independence = _independence_step(half_fsc, (path1, path2), box, near_molecule, shells,
+                                      params.threads, rl)
+    del near_molecule
     inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
               "full_map": full_map, "mask": mask}
     info, box_volume = maps.info, maps.info.box_volume_A3
@@ -418,14 +423,14 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
 SHARED_NOISE_WARN, SHARED_NOISE_REFUSE = 0.05, 0.9
 
 
-def _independence_step(half_fsc, paths, box, p_molecule, shells, resolution, threads, rl):
+def _independence_step(half_fsc, paths, box, near_molecule, shells, threads, rl):
     """Shared-noise evidence (:func:`shared_noise`) from the half maps ``paths``, read again
     (and cut to ``box``)."""
     with rl.step("independence of the half maps"):
         h = [mapio.read_map(p)[0] for p in paths]
         if box is not None:
             h = [boxing.cut(m, box) for m in h]
-        e = shared_noise(half_fsc, h[0], h[1], p_molecule, shells, resolution, threads)
+        e = shared_noise(half_fsc, h[0], h[1], near_molecule, shells, threads)
         del h
         shared, sigma = e["shared"], e["sigma"]
         rl(f"half-map FSC over the outer third of the shells: {e['solvent']:.3f} in the "
@@ -447,8 +452,7 @@ def _independence_step(half_fsc, paths, box, p_molecule, shells, resolution, thr
     return dict(e, independent=independent, explanation=what)
 
 
-def shared_noise(half_fsc, b1, b2, p_molecule, shells: Shells, resolution_A: float,
-                 threads: int = 1) -> dict:
+def shared_noise(half_fsc, b1, b2, near_molecule, shells: Shells, threads: int = 1) -> dict:
     """Evidence of noise shared by the half maps, over the outer third of the shells: their
     FSC in the solvent far from the molecule ("solvent") and over the whole box ("whole",
     from ``half_fsc``), and ``shared`` = the smaller of the two (sigma: 1/sqrt(N/2) of those
@@ -457,14 +461,15 @@ def shared_noise(half_fsc, b1, b2, p_molecule, shells: Shells, resolution_A: flo
     Shared noise raises both.  Either alone misleads: a map whose signal reaches Nyquist has
     a high whole-box FSC there; where the solvent is quiet (reconstructions) a tiny common
     artefact gives a high solvent FSC (0.30 on a reconstruction-like case with independent
-    halves, whose whole-box FSC there was 0.01).  Far from the molecule: outside its region
-    dilated by about 2.5 x resolution (masking.final_solvent_mask)."""
+    halves, whose whole-box FSC there was 0.01).  Far from the molecule: outside
+    ``near_molecule``, its region dilated by about 2.5 x resolution
+    (masking.final_solvent_mask)."""
     outer = shells.s >= shells.s[-1] * (2.0 / 3.0)
     n = shells.count[outer]
     mean_outer = lambda c: float(np.sum(c[outer] * n) / n.sum())  # noqa: E731
     sigma = float(1.0 / np.sqrt(n.sum() / 2.0))
     whole = mean_outer(np.asarray(half_fsc))
-    w = (1.0 - final_solvent_mask(p_molecule, shells, resolution_A, threads)).astype(np.float32)
+    w = (1.0 - near_molecule).astype(np.float32)
     if float(w.sum()) < 0.01 * w.size:  # no solvent far from the molecule
         return {"solvent": float("nan"), "whole": whole, "shared": whole, "sigma": sigma}
     F1 = rfft(b1 * w, threads)
@@ -1238,7 +1243,7 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
             spectra = {"avg": rfft(0.5 * (h[0] + h[1]), threads)}
         flat = None
         if st.params.final_solvent_flattening:
-            m = final_solvent_mask(st.load("p_molecule"), shells, st.resolution, threads)
+            m = st.load("final_solvent_mask")  # made by prepare
             flat = boxing.paste(m, np.zeros(h[0].shape, np.float32), box) if box else m
             rl(f"solvent of the final maps flattened outside a soft mask (molecule region "
                f"dilated by about {2.5 * st.resolution:.1f} A; {m.mean():.2f} of the analysed "
