@@ -9,6 +9,7 @@ per-shell scaling), their mean, and the region near at least ``min_models`` mode
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import gemmi
@@ -35,13 +36,11 @@ class Ensemble:
     near_count: np.ndarray
     region: np.ndarray
 
-    @property
+    @functools.cached_property
     def mean(self) -> np.ndarray:
+        """Mean density over the copies (computed once: the target, its statistics and the
+        saved model mean all use it)."""
         return self.maps.mean(axis=0, dtype=np.float64).astype(np.float32)
-
-    @property
-    def variance(self) -> np.ndarray:
-        return self.maps.var(axis=0, dtype=np.float64).astype(np.float32)
 
 
 def copy_density(st: gemmi.Structure, copy: RefinedCopy, shape, voxel_size, start_A,
