@@ -131,6 +131,9 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
 
 def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rl(f"resolvecryoem density modification; half maps {path1} and {path2}")
+    inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
+              "full_map": full_map, "mask": mask}
+    digests = checks.in_background(checks.files_sha256, inputs)  # while the work goes on
     maps = _read_inputs(path1, path2, full_map, mask, params.voxel_size, rl)
     volume = _molecular_volume_step(params, seq_file, maps.info, rl)
     d_input, F1, F2, shells, input_fsc = _input_box_resolution(maps, params.threads, rl)
@@ -184,13 +187,11 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     independence = _independence_step(half_fsc, (path1, path2), box, near_molecule, shells,
                                       params.threads, rl)
     del near_molecule
-    inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
-              "full_map": full_map, "mask": mask}
     info, box_volume = maps.info, maps.info.box_volume_A3
     b_iso = res.pop("b_iso")
     return dict(
         inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
-        input_sha256={k: checks.file_sha256(v) for k, v in inputs.items() if v is not None},
+        input_sha256=digests.result(),
         parameters=params.to_dict(),
         box=None if box is None else {"lower": [int(n) for n in box.lower],
                                       "upper": [int(n) for n in box.upper]},
@@ -895,8 +896,10 @@ def finish(state_dir, log=print) -> dict:
     state = Path(state_dir)
     st = _FinishState.read(state)
     rl = RunLog(log)
-    # The state was made from the inputs as they were at the start; finish reads them again.
-    checks.check_inputs_unchanged(st.meta["inputs"], st.meta["input_sha256"])
+    # The state was made from the inputs as they were at the start; finish reads them again
+    # (checked while the recombination goes on, collected before they are read).
+    unchanged = checks.in_background(checks.check_inputs_unchanged, st.meta["inputs"],
+                                     st.meta["input_sha256"])
     standard = st
     if st.meta.get("model"):
         # The model-based composites take the place of the map-phasing maps.
@@ -912,6 +915,7 @@ def finish(state_dir, log=print) -> dict:
     del halves
     rec.release()
     st.release_spectra()
+    unchanged.result()  # before the inputs are read again
     tmp, written = _write_maps_step(st, rec, maps, fs, local_res, rl)
     del maps, local_res
     for name in ("denmod_map", "initial_map"):  # the assessment needs the halves only
