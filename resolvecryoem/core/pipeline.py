@@ -609,12 +609,14 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             r = r_value(O_i, D, r_select)
             r_values.append(r)
             w = half_weights(O_i, O_j, D, shells, o_moments)
-            # The next cycle starts from the recombined map brought back to the original's
-            # shell amplitudes: the recombination weights act like an FSC weighting, which
-            # the benchmark showed harms density modification's input.
             del C
-            C = w.apply(O_i, D, shells)
-            match_shell_rms(C, rms_i, shells)
+            if cycle < params.cycles:
+                # The next cycle starts from the recombined map brought back to the
+                # original's shell amplitudes: the recombination weights act like an FSC
+                # weighting, which the benchmark showed harms density modification's input.
+                # (After the last cycle only D is kept: finish recombines.)
+                C = w.apply(O_i, D, shells)
+                match_shell_rms(C, rms_i, shells)
             sel = shells.s <= 1.0 / dm_resolution
             rl(f"half map {which} cycle {cycle}: R-value {r:.3f}, mean weight of the "
                f"map-phasing coefficients {np.mean(w.w_d[sel]):.2f}, mean CC_ref "
