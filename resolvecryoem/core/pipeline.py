@@ -366,9 +366,10 @@ def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
     with rl.step("half-map sharpening"):
         avg_F = F1 + F2
         avg_F *= 0.5
-        aniso = anisotropy_correction(avg_F, shells, res["used"]) if params.remove_aniso \
-            else np.float32(1.0)
-        rms_avg = shell_rms(avg_F * aniso, shells)
+        aniso = anisotropy_correction(avg_F, shells, res["used"], threads=params.threads) \
+            if params.remove_aniso else np.float32(1.0)
+        avg_F *= aniso
+        rms_avg = shell_rms(avg_F, shells)
         del avg_F
         scale = half_map_sharpening_scale(rms_avg, shells, res["b_iso"], res["used"],
                                           params.density_modify_unsharpened_maps,
