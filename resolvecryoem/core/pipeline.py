@@ -1208,8 +1208,10 @@ def _unwhiten(st: _FinishState) -> np.ndarray:
     """Factor (half spectrum) that turns the half-map sharpening into one held constant below
     8 A (sharpening.hold_low_resolution)."""
     scale = st.load("sharpen_scale")
-    return st.shells.expand(hold_low_resolution(scale, st.shells)) / np.maximum(
-        st.shells.expand(scale), 1e-30)
+    out = np.empty(st.shells.index.shape, np.float32)
+    for sl, held, own in st.shells.expand_slabs(hold_low_resolution(scale, st.shells), scale):
+        np.divide(held, np.maximum(own, np.float32(1e-30)), out=out[sl])
+    return out
 
 
 def _full_map_spectrum(st: _FinishState, rec, H) -> np.ndarray:
