@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
 from .fourier import Shells, irfft, rfft
+from .parallel import map_slabs
 
 
 def sphere_kernel_spectrum(shells: Shells, radius_A: float) -> np.ndarray:
@@ -61,6 +63,21 @@ def local_rms(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1
     del d
     np.maximum(out, 0.0, out=out)
     return np.sqrt(out, out=out)
+
+
+def masked_rfft(rho: np.ndarray, mask: np.ndarray, threads: int = 1) -> np.ndarray:
+    """:func:`fourier.rfft` of ``rho * mask`` with no map-sized product: the last axis is
+    transformed plane by plane from each plane's product (on ``threads`` threads), then the
+    other two axes in place.  pocketfft's rfftn does the same axes in the same order, so the
+    spectrum is bit-identical to ``rfft(rho * mask)`` (checked in the tests)."""
+    shape = rho.shape
+    F = np.empty(shape[:-1] + (shape[-1] // 2 + 1,), np.complex64)
+
+    def plane(k):
+        F[k] = scipy.fft.rfft(np.asarray(rho[k] * mask[k], dtype=np.float32), axis=-1)
+
+    map_slabs(plane, range(shape[0]), threads)
+    return scipy.fft.fftn(F, axes=(0, 1), workers=threads, overwrite_x=True)
 
 
 def signal_estimate(F_average: np.ndarray, half_map_fsc: np.ndarray, shells: Shells,
@@ -133,10 +150,7 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
     ln = np.maximum(lrms, np.float32(1e-30), out=lrms if overwrite else None)
     del lrms
     np.log(ln, out=ln)
-    t = np.quantile(ln, f)
-    below = ln[ln <= t]
-    q1, q3 = np.quantile(below, [0.25, 0.75]) if below.size else (t - 1, t)
-    del below
+    t, q1, q3 = _threshold_and_quartiles_below(ln, f)
     width = max(softness * (q3 - q1) / 1.35, 1e-6)
     z = ln
     z -= t
@@ -160,6 +174,25 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
     z += 1.0
     np.divide(1.0, z, out=z)
     return z.astype(np.float32, copy=False)
+
+
+def _threshold_and_quartiles_below(values: np.ndarray, q: float) -> tuple:
+    """(t, q1, q3): t = np.quantile(values, q), q1 and q3 = the quartiles of the values <= t
+    ((t - 1, t) if there are none), exactly as np.quantile gives them, with one copy of
+    ``values`` partitioned in place instead of three (np.quantile's own copy, the values <= t
+    and np.quantile's copy of those): quantiles depend on the sorted values only, and after
+    the first partition the values <= t are the copy's first ones (checked; else taken out
+    as before)."""
+    work = values.ravel().copy()
+    t = np.quantile(work, q, overwrite_input=True)
+    at_or_below = work <= t
+    m = int(np.count_nonzero(at_or_below))
+    if m == 0:
+        return t, t - 1, t
+    below = work[:m] if at_or_below[:m].all() else work[at_or_below]
+    del at_or_below
+    q1, q3 = np.quantile(below, [0.25, 0.75], overwrite_input=True)
+    return t, q1, q3
 
 
 def final_solvent_mask(p_molecule: np.ndarray, shells: Shells, resolution_A: float,

@@ -108,3 +108,27 @@ def test_match_shell_rms_leaves_empty_shells_empty_and_leaks_nothing():
     assert np.allclose(got[full][1:-1], target[full][1:-1], rtol=0.1)
     assert np.all(np.isfinite(out)) and got.max() < 2 * target.max()
     assert np.all(got[shell_rms(F, shells) == 0] == 0)
+
+
+def test_masked_rfft_is_the_transform_of_the_product_to_the_bit():
+    from resolvecryoem.core.masking import masked_rfft
+    rng = np.random.default_rng(3)
+    for shape in ((32, 32, 32), (21, 30, 17)):
+        rho = rng.standard_normal(shape).astype(np.float32)
+        mask = rng.random(shape, dtype=np.float32)
+        for threads in (1, 2):
+            assert np.array_equal(masked_rfft(rho, mask, threads), rfft(rho * mask))
+
+
+def test_mask_threshold_and_quartiles_are_numpys_quantiles():
+    from resolvecryoem.core.masking import _threshold_and_quartiles_below
+    rng = np.random.default_rng(4)
+    ties = np.concatenate([np.full(3000, -69.0), rng.standard_normal(1000)])  # lrms 0: tied
+    for x in (rng.standard_normal((20, 30, 17)), np.round(rng.standard_normal(4096), 1),
+              ties, np.full(512, 2.0)):
+        x = x.astype(np.float32)
+        for f in (0.01, 0.5, 0.75, 0.995):
+            t = np.quantile(x, f)
+            below = x[x <= t]
+            expected = (t, *np.quantile(below, [0.25, 0.75]))
+            assert _threshold_and_quartiles_below(x, f) == expected
