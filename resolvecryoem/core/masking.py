@@ -15,26 +15,26 @@ def sphere_kernel_spectrum(shells: Shells, radius_A: float) -> np.ndarray:
     map and no extra FFT are needed.
     """
     out = np.empty(shells.index.shape, np.float32)
-    for sl, k in _sphere_kernel_slabs(shells, radius_A):
-        out[sl] = k
+    for sl in shells.slabs():
+        out[sl] = _sphere_kernel_slab(shells, radius_A, sl)
     return out
 
 
-def _sphere_kernel_slabs(shells: Shells, radius_A: float):
-    """(slab, :func:`sphere_kernel_spectrum` on it) for each of ``shells.slabs()``."""
+def _sphere_kernel_slab(shells: Shells, radius_A: float, sl: slice) -> np.ndarray:
+    """:func:`sphere_kernel_spectrum` on one of ``shells.slabs()``."""
     ny = shells.index.shape[1]
     m = ny // 2 + 1
-    for sl in shells.slabs():  # float64 for the cancellation near x = 0, a slab at a time
-        # Rows ky and -ky have the same |s| to the last bit (fftfreq's -k and k are exact
-        # negatives): the kernel is evaluated on rows 0..ny/2 and mirrored (half the work).
-        x = (2.0 * np.pi * radius_A) * shells.s_slab(sl)[:, :m].astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            k = np.where(x > 1e-6, 3.0 * (np.sin(x) - x * np.cos(x)) / x ** 3,
-                         1.0).astype(np.float32)
-        out = np.empty((k.shape[0], ny, k.shape[2]), np.float32)
-        out[:, :m] = k
-        out[:, m:] = k[:, 1:(ny + 1) // 2][:, ::-1]
-        yield sl, out
+    # float64 for the cancellation near x = 0, a slab at a time.  Rows ky and -ky have the
+    # same |s| to the last bit (fftfreq's -k and k are exact negatives): the kernel is
+    # evaluated on rows 0..ny/2 and mirrored (half the work).
+    x = (2.0 * np.pi * radius_A) * shells.s_slab(sl)[:, :m].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = np.where(x > 1e-6, 3.0 * (np.sin(x) - x * np.cos(x)) / x ** 3,
+                     1.0).astype(np.float32)
+    out = np.empty((k.shape[0], ny, k.shape[2]), np.float32)
+    out[:, :m] = k
+    out[:, m:] = k[:, 1:(ny + 1) // 2][:, ::-1]
+    return out
 
 
 def smooth(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1,
@@ -46,8 +46,11 @@ def smooth(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1,
     shape = rho.shape
     if overwrite:
         del rho
-    for sl, k in _sphere_kernel_slabs(shells, radius_A):  # no kernel of the whole spectrum
-        F[sl] *= k
+
+    def slab(sl):  # no kernel of the whole spectrum; its float64 sin/cos on the threads
+        F[sl] *= _sphere_kernel_slab(shells, radius_A, sl)
+
+    map_slabs(slab, shells.slabs(), threads)
     return irfft(F, shape, threads, overwrite=True)
 
 
@@ -214,14 +217,23 @@ def final_solvent_mask(p_molecule: np.ndarray, shells: Shells, resolution_A: flo
     return np.clip(m, 0.0, 1.0, out=m).astype(np.float32, copy=False)
 
 
-def flatten_solvent(rho: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """mask x rho + (1 - mask) x (mean of rho weighted by 1 - mask)."""
+def flatten_solvent(rho: np.ndarray, mask: np.ndarray, threads: int = 1) -> np.ndarray:
+    """mask x rho + (1 - mask) x (mean of rho weighted by 1 - mask).  The output array holds
+    (1 - mask) x rho for the mean first (one map-sized array fewer), then is made a plane at
+    a time on ``threads`` threads."""
     w = 1.0 - mask
-    mu = float(np.sum(w * rho, dtype=np.float64) / max(float(np.sum(w, dtype=np.float64)),
-                                                        1e-30))
-    out = mask * rho
-    w *= np.float32(mu)
-    out += w
+    out = np.multiply(w, rho)
+    mu = float(np.sum(out, dtype=np.float64) / max(float(np.sum(w, dtype=np.float64)),
+                                                    1e-30))
+    mu32 = np.float32(mu)
+
+    def plane(k):
+        np.multiply(mask[k], rho[k], out=out[k])
+        wk = w[k]
+        wk *= mu32
+        out[k] += wk
+
+    map_slabs(plane, range(out.shape[0]), threads)
     return out.astype(np.float32, copy=False)
 
 

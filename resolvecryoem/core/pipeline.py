@@ -1282,7 +1282,7 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
             if flat is not None and name != "initial_map":
                 # The same mask for both halves and their average: still a map of each
                 # half's own data, and the delivered map is still their average.
-                full_map = flatten_solvent(full_map, flat)
+                full_map = flatten_solvent(full_map, flat, threads)
             del boxed_map
             if name in ("denmod_half_map_1", "denmod_half_map_2"):
                 written[name] = boxing.cut(full_map, box) if box else full_map

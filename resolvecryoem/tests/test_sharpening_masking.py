@@ -132,3 +132,17 @@ def test_mask_threshold_and_quartiles_are_numpys_quantiles():
             below = x[x <= t]
             expected = (t, *np.quantile(below, [0.25, 0.75]))
             assert _threshold_and_quartiles_below(x, f) == expected
+
+
+def test_flatten_solvent_and_smooth_on_threads_are_the_plain_formulas():
+    from resolvecryoem.core.masking import flatten_solvent, smooth, sphere_kernel_spectrum
+    rng = np.random.default_rng(5)
+    rho, sh = _white(24, seed=5)
+    mask = rng.random(rho.shape, dtype=np.float32)
+    w = 1.0 - mask
+    mu = np.sum(w * rho, dtype=np.float64) / np.sum(w, dtype=np.float64)
+    expected = mask * rho + w * np.float32(mu)
+    for threads in (1, 2):
+        assert np.array_equal(flatten_solvent(rho, mask, threads), expected)
+        assert np.array_equal(smooth(rho, sh, 3.0, threads),
+                              irfft(rfft(rho) * sphere_kernel_spectrum(sh, 3.0), rho.shape))
