@@ -58,14 +58,24 @@ def local_rms(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1
               overwrite: bool = False) -> np.ndarray:
     """sqrt of the sphere-averaged (rho - mean)^2: high in the molecule, low in flat solvent.
     ``overwrite``: rho is a temporary (see :func:`smooth`)."""
-    d = rho - np.float32(rho.mean(dtype=np.float64))
-    if overwrite:
-        del rho
-    d *= d
+    mean = np.float32(rho.mean(dtype=np.float64))
+    d = rho if overwrite else np.empty_like(rho)  # a temporary of the caller's: worked in
+
+    def square(k):  # (rho - mean)^2 a plane at a time, on the threads
+        np.subtract(rho[k], mean, out=d[k])
+        d[k] *= d[k]
+
+    map_slabs(square, range(d.shape[0]), threads)
+    del rho
     out = smooth(d, shells, radius_A, threads, overwrite=True)
     del d
-    np.maximum(out, 0.0, out=out)
-    return np.sqrt(out, out=out)
+
+    def root(k):
+        np.maximum(out[k], 0.0, out=out[k])
+        np.sqrt(out[k], out=out[k])
+
+    map_slabs(root, range(out.shape[0]), threads)
+    return out
 
 
 def masked_rfft(rho: np.ndarray, mask: np.ndarray, threads: int = 1) -> np.ndarray:
@@ -139,7 +149,8 @@ def normalise_noise(rho: np.ndarray, scale: np.ndarray, centre: float) -> np.nda
 
 
 def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
-                       softness: float = 0.5, overwrite: bool = False) -> np.ndarray:
+                       softness: float = 0.5, overwrite: bool = False,
+                       threads: int = 1) -> np.ndarray:
     """P(molecule) at each voxel from a local-rms map (float32, 0..1).
 
     The threshold t keeps (1 - solvent_fraction) of the box as molecule; the probability is a
@@ -147,17 +158,28 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
     1.35) of ln(lrms) in the solvent region, so voxels near the boundary are uncertain rather
     than forced into one region.  The mask is then shifted so that its mean equals
     1 - solvent_fraction exactly (the molecular volume is known, the boundary is not).
-    ``overwrite``: lrms is a temporary the mask is made in.
+    ``overwrite``: lrms is a temporary the mask is made in.  The voxel-wise steps go a plane
+    at a time on ``threads`` threads.
     """
     f = float(np.clip(solvent_fraction, 0.01, 0.99))
-    ln = np.maximum(lrms, np.float32(1e-30), out=lrms if overwrite else None)
+    ln = lrms if overwrite else np.empty_like(lrms)
+    planes = range(ln.shape[0])
+
+    def log(k):
+        np.maximum(lrms[k], np.float32(1e-30), out=ln[k])
+        np.log(ln[k], out=ln[k])
+
+    map_slabs(log, planes, threads)
     del lrms
-    np.log(ln, out=ln)
     t, q1, q3 = _threshold_and_quartiles_below(ln, f)
     width = max(softness * (q3 - q1) / 1.35, 1e-6)
     z = ln
-    z -= t
-    z /= width
+
+    def scale(k):
+        z[k] -= t
+        z[k] /= width
+
+    map_slabs(scale, planes, threads)
     # Shift the logistic so that the mean matches the molecular fraction (bisection on a
     # regular subsample of z: the mean of ~2e5 voxels is accurate to ~1e-3).
     zs = z.ravel()[:: max(1, z.size // 200_000)]
@@ -169,13 +191,18 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
             lo = mid
         else:
             hi = mid
-    z += 0.5 * (lo + hi)
-    # _logistic in place (z is ours): no four more box-sized temporaries
-    np.clip(z, -60, 60, out=z)
-    np.negative(z, out=z)
-    np.exp(z, out=z)
-    z += 1.0
-    np.divide(1.0, z, out=z)
+    shift = 0.5 * (lo + hi)
+
+    def logistic(k):  # _logistic in place (z is ours): no box-sized temporaries
+        zk = z[k]
+        zk += shift
+        np.clip(zk, -60, 60, out=zk)
+        np.negative(zk, out=zk)
+        np.exp(zk, out=zk)
+        zk += 1.0
+        np.divide(1.0, zk, out=zk)
+
+    map_slabs(logistic, planes, threads)
     return z.astype(np.float32, copy=False)
 
 

@@ -421,7 +421,7 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
             lrms = local_rms(signal, shells, MASK_RADIUS_RATIO * resolution, threads,
                              overwrite=True)
             del signal
-            p_molecule = probabilistic_mask(lrms, f_boxed, overwrite=True)
+            p_molecule = probabilistic_mask(lrms, f_boxed, overwrite=True, threads=threads)
             del lrms
             rl(f"probabilistic molecule mask from local rms (radius "
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "

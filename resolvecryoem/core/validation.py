@@ -307,7 +307,8 @@ def envelope_from_spectra(F1, F2, shells: Shells, resolution_A: float,
     weighted = irfft(avg, shells.shape, threads, overwrite=True)
     del avg
     return probabilistic_mask(local_rms(weighted, shells, 2.0 * resolution_A, threads,
-                                        overwrite=True), solvent_fraction, overwrite=True)
+                                        overwrite=True), solvent_fraction, overwrite=True,
+                              threads=threads)
 
 
 def verdict(out_dir) -> Verdict:

@@ -146,3 +146,9 @@ def test_flatten_solvent_and_smooth_on_threads_are_the_plain_formulas():
         assert np.array_equal(flatten_solvent(rho, mask, threads), expected)
         assert np.array_equal(smooth(rho, sh, 3.0, threads),
                               irfft(rfft(rho) * sphere_kernel_spectrum(sh, 3.0), rho.shape))
+    lrms = local_rms(rho, sh, 3.0)
+    assert np.array_equal(lrms, np.sqrt(np.maximum(smooth(
+        (rho - np.float32(rho.mean(dtype=np.float64))) ** 2, sh, 3.0), 0)))
+    assert np.array_equal(local_rms(rho.copy(), sh, 3.0, 2, overwrite=True), lrms)
+    assert np.array_equal(probabilistic_mask(lrms, 0.7, threads=2),
+                          probabilistic_mask(lrms.copy(), 0.7, overwrite=True))
