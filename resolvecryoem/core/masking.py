@@ -208,21 +208,57 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
 
 def _threshold_and_quartiles_below(values: np.ndarray, q: float) -> tuple:
     """(t, q1, q3): t = np.quantile(values, q), q1 and q3 = the quartiles of the values <= t
-    ((t - 1, t) if there are none), exactly as np.quantile gives them, with one copy of
-    ``values`` partitioned in place instead of three (np.quantile's own copy, the values <= t
-    and np.quantile's copy of those): quantiles depend on the sorted values only, and after
-    the first partition the values <= t are the copy's first ones (checked; else taken out
-    as before)."""
-    work = values.ravel().copy()
-    t = np.quantile(work, q, overwrite_input=True)
-    at_or_below = work <= t
-    m = int(np.count_nonzero(at_or_below))
+    ((t - 1, t) if there are none), exactly as np.quantile gives them, without partitioning
+    the whole map twice: the values <= t are its m smallest, so their quartiles are order
+    statistics of the map too (:func:`_quantile`)."""
+    x = values.ravel()
+    if not np.isfinite(x.max()):  # NaN or inf: np.quantile's own rules
+        t = np.quantile(x, q)
+        below = x[x <= t]
+        return (t, *np.quantile(below, [0.25, 0.75])) if below.size else (t, t - 1, t)
+    sample = np.sort(x[:: max(1, x.size // (1 << 18))])
+    t = _quantile(x, x.size, q, sample)
+    m = int(np.count_nonzero(x <= t))
     if m == 0:
         return t, t - 1, t
-    below = work[:m] if at_or_below[:m].all() else work[at_or_below]
-    del at_or_below
-    q1, q3 = np.quantile(below, [0.25, 0.75], overwrite_input=True)
-    return t, q1, q3
+    return t, _quantile(x, m, 0.25, sample), _quantile(x, m, 0.75, sample)
+
+
+def _quantile(x: np.ndarray, n: int, q: float, sample: np.ndarray):
+    """np.quantile(np.sort(x)[:n], q) to the bit (linear interpolation, the default) for
+    finite float ``x``.  np.quantile interpolates between the order statistics k and k + 1,
+    k = floor((n - 1) q), with gamma = (n - 1) q - k; np.quantile([a, b], gamma) does the
+    same arithmetic on the two values ((2 - 1) gamma is gamma exactly).  The two values are
+    selected among the few between bounds read off a sorted ``sample`` of x (counted to be
+    sure they bracket them; else x is partitioned whole)."""
+    v = (n - 1) * np.asarray(q, dtype=np.float64)
+    k = int(np.floor(v))
+    gamma = v - np.floor(v)
+    ranks = [k, min(k + 1, n - 1)]
+    a, b = _order_statistics(x, ranks, sample)
+    return np.quantile(np.array([a, b], dtype=x.dtype), gamma)
+
+
+def _order_statistics(x: np.ndarray, ranks: list, sample: np.ndarray) -> list:
+    """The values of ranks (0-based, close together) of the sorted x."""
+    ns, n = sample.size, x.size
+    lo_r, hi_r = min(ranks), max(ranks)
+    # Where those ranks fall in the sample, widened by ~8 sd of a sample rank and more.
+    j_lo, j_hi = lo_r / max(n - 1, 1) * (ns - 1), hi_r / max(n - 1, 1) * (ns - 1)
+    p = min(max(lo_r / max(n - 1, 1), 1e-6), 1 - 1e-6)
+    margin = int(8.0 * np.sqrt(ns * p * (1 - p))) + 16
+    lo_i, hi_i = int(np.floor(j_lo)) - margin, int(np.ceil(j_hi)) + margin
+    inside = np.ones(n, bool) if lo_i <= 0 else x >= sample[lo_i]
+    if hi_i < ns - 1:
+        inside &= x <= sample[hi_i]
+    under = 0 if lo_i <= 0 else int(np.count_nonzero(x < sample[lo_i]))
+    candidates = x[inside]
+    del inside
+    if not under <= lo_r <= hi_r < under + candidates.size:  # the sample misled: all of x
+        under, candidates = 0, x.copy()
+    local = [r - under for r in ranks]
+    candidates.partition(sorted(set(local)))
+    return [candidates[r] for r in local]
 
 
 def final_solvent_mask(p_molecule: np.ndarray, shells: Shells, resolution_A: float,

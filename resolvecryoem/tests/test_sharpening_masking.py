@@ -123,15 +123,19 @@ def test_masked_rfft_is_the_transform_of_the_product_to_the_bit():
 def test_mask_threshold_and_quartiles_are_numpys_quantiles():
     from resolvecryoem.core.masking import _threshold_and_quartiles_below
     rng = np.random.default_rng(4)
+    big = 600_000  # more than the sample the order statistics are bracketed from
     ties = np.concatenate([np.full(3000, -69.0), rng.standard_normal(1000)])  # lrms 0: tied
     for x in (rng.standard_normal((20, 30, 17)), np.round(rng.standard_normal(4096), 1),
-              ties, np.full(512, 2.0)):
+              ties, np.full(512, 2.0), np.full(1, 3.0), rng.standard_normal(big),
+              np.where(rng.random(big) < 0.6, -69.0, rng.standard_normal(big)),
+              np.round(3 * rng.standard_normal(big)), np.sort(rng.exponential(size=big))):
         x = x.astype(np.float32)
-        for f in (0.01, 0.5, 0.75, 0.995):
+        for f in (0.01, 0.3, 0.5, 0.75, 0.995):
             t = np.quantile(x, f)
             below = x[x <= t]
             expected = (t, *np.quantile(below, [0.25, 0.75]))
-            assert _threshold_and_quartiles_below(x, f) == expected
+            got = _threshold_and_quartiles_below(x, f)
+            assert got == expected and [type(v) for v in got] == [type(v) for v in expected]
 
 
 def test_flatten_solvent_and_smooth_on_threads_are_the_plain_formulas():
