@@ -7,7 +7,9 @@ with the peak resident memory since the previous line (VmHWM, reset after each l
 /proc/self/clear_refs: Linux only) and the process's CPU time; a table per step follows.  On a
 shared machine wall times are noisy: run the code to compare and its baseline back to back
 (PYTHONPATH) and compare CPU seconds too.  Resetting VmHWM also resets what /usr/bin/time
-reports as the maximum resident size: the table's largest peak is the run's.
+reports as the maximum resident size: the table's largest peak is the run's.  The code run is
+the resolvecryoem that PYTHONPATH (or the installed package) gives, so one copy of this script
+times any checkout: ``cd CHECKOUT && PYTHONPATH=$PWD python .../step_times.py ...``.
 """
 from __future__ import annotations
 
@@ -15,9 +17,6 @@ import builtins
 import re
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def _status() -> dict:
