@@ -27,7 +27,7 @@ import numpy as np
 
 from . import boxing, checks, mapio, models, publish, sequence, symmetry
 from .errors import InputError
-from .validation import HELPED, MADE_WORSE, SUSPECT, verdict_from_run
+from .validation import HELPED, MADE_WORSE, SUSPECT, envelope_from_spectra, verdict_from_run
 from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import (DensityHistogram, added_noise_sd, density_histograms,
@@ -149,6 +149,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     del b1, b2
     res = _resolution_step(F1, F2, shells, params, path1, rl,
                            half_fsc=input_fsc if box is None else None)
+    _envelope_step(F1, F2, shells, res, f_boxed, params.threads, state, rl)
     O1, O2, O_full, scale = _sharpening_step(F1, F2, shells, res, params, maps.full, box, rl)
     del F1, F2  # O1, O2 now (scaled in place)
     keep = lowpass(shells, res["dm_resolution"])
@@ -359,6 +360,16 @@ def has_signal(half_fsc, shells: Shells) -> bool:
     return int(above.sum()) >= MIN_SIGNAL_SHELLS
 
 
+def _envelope_step(F1, F2, shells, res, f_boxed, threads, state, rl) -> None:
+    """The molecular envelope the assessment of the delivered maps uses
+    (validation.molecule_envelope of the analysed box's original half maps), made here from
+    their transforms and saved: finish would read, transform and FSC them again for it."""
+    with rl.step("molecular envelope for the assessment"):
+        envelope = envelope_from_spectra(F1, F2, shells, res["used"], f_boxed, threads,
+                                         half_fsc=res["half_fsc"])
+        np.save(state / "molecule_envelope.npy", envelope)
+
+
 def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
     """(O1, O2, O_full or None, per-shell sharpening scale): shell amplitudes set to the
     overall B b_iso, anisotropy removed (ALGORITHM.md section 3).  F1 and F2 are scaled in
@@ -413,7 +424,7 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
             lrms = local_rms(signal, shells, MASK_RADIUS_RATIO * resolution, threads,
                              overwrite=True)
             del signal
-            p_molecule = probabilistic_mask(lrms, f_boxed, overwrite=True)
+            p_molecule = probabilistic_mask(lrms, f_boxed, overwrite=True, threads=threads)
             del lrms
             rl(f"probabilistic molecule mask from local rms (radius "
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
@@ -963,7 +974,8 @@ def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, 
         tmp.update(extra)
         v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
                              maps["denmod_half_map_1"], maps["denmod_half_map_2"],
-                             st.meta["voxel_size"], st.meta, st.params.threads)
+                             st.meta["voxel_size"], st.meta, st.params.threads,
+                             envelope=st.load("molecule_envelope"))
         rl(f"model-free density modification (denmod_map_no_model.mrc, consult it for any "
            f"specific density): {v.whole.resolution_full_after:.2f} A whole box, "
            f"{v.inside.resolution_full_after:.2f} A inside the molecule")
@@ -1292,7 +1304,7 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
             if flat is not None and name != "initial_map":
                 # The same mask for both halves and their average: still a map of each
                 # half's own data, and the delivered map is still their average.
-                full_map = flatten_solvent(full_map, flat)
+                full_map = flatten_solvent(full_map, flat, threads)
             del boxed_map
             if name in ("denmod_half_map_1", "denmod_half_map_2"):
                 written[name] = boxing.cut(full_map, box) if box else full_map
@@ -1321,7 +1333,8 @@ def _assessment_step(st: _FinishState, written, notes, rl) -> dict:
     with rl.step("assessing the delivered maps"):
         v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
                              written["denmod_half_map_1"], written["denmod_half_map_2"],
-                             st.meta["voxel_size"], st.meta, st.params.threads, st.shells)
+                             st.meta["voxel_size"], st.meta, st.params.threads, st.shells,
+                             st.load("molecule_envelope"))  # made by prepare
         w, i = v.whole, v.inside
         d_before = st.meta["resolution"]["half_map_fsc"]
         rl(f"resolution before {d_before:.2f} A (half-map FSC 0.143); delivered map "
