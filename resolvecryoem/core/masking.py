@@ -66,9 +66,9 @@ def local_rms(rho: np.ndarray, shells: Shells, radius_A: float, threads: int = 1
         d[k] *= d[k]
 
     map_slabs(square, range(d.shape[0]), threads)
-    del rho
+    rho = None  # let go (not del: the closure above names it)
     out = smooth(d, shells, radius_A, threads, overwrite=True)
-    del d
+    d = None
 
     def root(k):
         np.maximum(out[k], 0.0, out=out[k])
@@ -170,7 +170,7 @@ def probabilistic_mask(lrms: np.ndarray, solvent_fraction: float,
         np.log(ln[k], out=ln[k])
 
     map_slabs(log, planes, threads)
-    del lrms
+    lrms = None  # let go (not del: the closure above names it)
     t, q1, q3 = _threshold_and_quartiles_below(ln, f)
     width = max(softness * (q3 - q1) / 1.35, 1e-6)
     z = ln
