@@ -177,8 +177,6 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
                       hist_solvent=solvent_h.density, hist_molecule=molecule_h.density)
         if O_full is not None:
             arrays["O_full"] = O_full
-        if box is not None:
-            arrays["box_edge_weight"] = box.edge_weight
         for k, v in arrays.items():
             np.save(state / f"{k}.npy", v)
         del arrays, O_full, s_noise
@@ -195,8 +193,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
         input_sha256=digests.result(),
         parameters=params.to_dict(),
-        box=None if box is None else {"lower": [int(n) for n in box.lower],
-                                      "upper": [int(n) for n in box.upper]},
+        box=None if box is None else box.to_dict(),
         boxed_shape=[int(n) for n in boxed_shape],
         input_shape=[int(n) for n in input_shape],
         input_start_A=[float(v) for v in info.start_A],
@@ -1253,9 +1250,8 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
     meta, shells, threads = st.meta, st.shells, st.params.threads
     tmp, written = {}, {}
     with rl.step("writing maps in the input box"):
-        box = None if meta["box"] is None else boxing.Box(
-            np.array(meta["box"]["lower"]), np.array(meta["box"]["upper"]),
-            st.load("box_edge_weight"))
+        box = None if meta["box"] is None else boxing.Box.from_dict(meta["box"],
+                                                                   meta["input_shape"])
         _, info = mapio.read_map(meta["inputs"]["half_map_1"], header_only=True)
         if st.params.voxel_size is not None:
             info = mapio.with_voxel_size(info, st.params.voxel_size)

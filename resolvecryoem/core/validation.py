@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import mapio
+from . import boxing, mapio
 from .checks import check_same_grid
 from .errors import InputError
 from .fourier import Shells, irfft, rfft
@@ -334,7 +334,11 @@ def verdict(out_dir) -> Verdict:
         check_same_grid(d, ci, info, f"density-modified half map {i}")
         C.append(d)
     box = res.get("box")
-    if box:
+    if box and "taper_voxels" in box:
+        # the run's analysed box with its soft edge, as the run assessed it
+        b = boxing.Box.from_dict(box, O1.shape)
+        O1, O2, C = boxing.cut(O1, b), boxing.cut(O2, b), [boxing.cut(c, b) for c in C]
+    elif box:  # a run of an earlier version, which did not record the soft edge
         sl = tuple(slice(a, b) for a, b in zip(box["lower"], box["upper"]))
         O1, O2, C = O1[sl], O2[sl], [c[sl] for c in C]
     return verdict_from_run(O1, O2, C[0], C[1], info.voxel_size, res)
