@@ -224,18 +224,35 @@ def newton_step(F: np.ndarray, terms: LikelihoodTerms, keep: np.ndarray, threads
                 noise_scale=None) -> np.ndarray:
     """F_ML = (F - rfftn(s g') / <g''>) keep (s = 1 without ``noise_scale``): the second half
     of :func:`map_phasing`, for a caller that lets go of the map between the two halves.
-    Uses up ``terms.g1`` (scaled in place, transformed, then dropped)."""
+    Uses up ``terms.g1`` (scaled in place, transformed, then dropped).  The voxel- and
+    coefficient-wise products go plane slab by plane slab on ``threads`` threads."""
     g1 = terms.g1
     terms.g1 = None  # transformed; not kept alive beside the spectra
     if noise_scale is not None:
-        g1 *= noise_scale
+        map_slabs(lambda sl: np.multiply(g1[sl], noise_scale[sl], out=g1[sl]),
+                  _plane_slabs(g1.shape), threads)
     step = rfft(g1, threads)
     del g1
-    # In place: F_ML = (F + step) keep without two more spectrum-sized temporaries.
-    step *= np.float32(-1.0 / terms.curvature)
-    step += F
-    step *= keep
+    scale = np.float32(-1.0 / terms.curvature)
+    keep = np.broadcast_to(keep, step.shape)
+
+    def combine(sl):
+        # In place: F_ML = (F + step) keep without spectrum-sized temporaries, and the three
+        # products made while a slab is in cache.
+        st = step[sl]
+        st *= scale
+        st += F[sl]
+        st *= keep[sl]
+
+    map_slabs(combine, _plane_slabs(step.shape), threads)
     return step.astype(np.complex64, copy=False)
+
+
+def _plane_slabs(shape) -> list:
+    """Slices along the first axis of about CHUNK_VOXELS elements each."""
+    per = max(1, int(np.prod(shape[1:])))
+    step = max(1, CHUNK_VOXELS // per)
+    return [slice(a, a + step) for a in range(0, shape[0], step)]
 
 
 def r_value(F_obs: np.ndarray, F_ml: np.ndarray, select: np.ndarray) -> float:
