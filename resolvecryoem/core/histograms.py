@@ -90,9 +90,13 @@ def grid_position(rho: np.ndarray, centres: np.ndarray, out=None, scratch=None):
     i, x = out
     np.subtract(rho, np.float32(centres[0]), out=x)
     x *= np.float32(1.0 / (centres[1] - centres[0]))
-    np.clip(x, 0, len(centres) - 1.0001, out=x)
-    if x.size and np.isnan(x.max()):  # NaN survives the clip and has no index
-        raise ValueError("NaN among the map values: no position on the histogram grid")
+    if x.size:
+        lo, hi = x.min(), x.max()  # 4x cheaper than the clip, which is rarely needed
+        if np.isnan(hi):  # NaN would survive the clip and has no index
+            raise ValueError("NaN among the map values: no position on the histogram grid")
+        top = np.float32(len(centres) - 1.0001)
+        if lo < 0 or hi > top:
+            np.clip(x, 0, len(centres) - 1.0001, out=x)
     # intp: np.take would convert any other index type on every call.  The floor in float32
     # is exact and cheaper than x - i from the integers (x >= 0: the cast truncates to it).
     np.floor(x, out=scratch)
