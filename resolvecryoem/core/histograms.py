@@ -63,8 +63,8 @@ class DensityHistogram:
         for lo, (tab, step) in zip(out, self.tables() if tables is None else tables):
             # grid_position's indices are within the table (NaN refused), so the mode
             # only picks numpy's loop: "wrap" is its fastest (2-3x "raise").
-            np.take(tab, i, out=lo, mode="wrap")
-            np.take(step, i, out=scratch, mode="wrap")
+            tab.take(i, out=lo, mode="wrap")  # the method: np.take's wrapper costs 10%
+            step.take(i, out=scratch, mode="wrap")
             scratch *= t
             lo += scratch
         return out
