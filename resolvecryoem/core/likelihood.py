@@ -34,12 +34,13 @@ class LikelihoodTerms:
     curvature: float
 
 
-# Voxels per piece when evaluating the likelihood: each thread's per-voxel buffers then take
-# ~20 MB instead of ~60 bytes per voxel of the whole box.  The piece size sets how <g''> is
-# summed (float64, piece by piece in order): changing it changes the curvature's last bits.
+# Voxels per piece when evaluating the likelihood (a unit of work for a thread).  The piece
+# size sets how <g''> is summed (float64, piece by piece in piece order): changing it changes
+# the curvature's last bits, the thread count does not.
 CHUNK_VOXELS = 1 << 18
-# Voxels per block within a piece: one block's per-voxel buffers (~0.7 MB) stay in a core's
-# cache between the two dozen passes made over them.
+# Voxels per block within a piece: a block's buffers (~4 MB per thread in all) are reused
+# for every block, and most of the ~60 passes over them hit the cache (measured at 256^3:
+# 64K voxels 0.37 s, the whole 256K piece 0.47 s, 4K 0.69 s per call).
 BLOCK_VOXELS = 1 << 16
 
 
