@@ -624,7 +624,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
                                               start_boxed) if ops else None
             # map_phasing in two halves, the map let go before the second one's transform
             terms = likelihood_terms(rho, p_molecule, solvent, molecule, target, with_g=False,
-                                     noise_scale=s_noise)
+                                     noise_scale=s_noise, threads=threads)
             del target, rho
             D = newton_step(C, terms, keep, threads, noise_scale=s_noise)
             del terms
