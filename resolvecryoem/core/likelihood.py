@@ -233,7 +233,7 @@ def newton_step(F: np.ndarray, terms: LikelihoodTerms, keep: np.ndarray, threads
         map_slabs(lambda sl: np.multiply(g1[sl], noise_scale[sl], out=g1[sl]),
                   _plane_slabs(g1.shape), threads)
     step = rfft(g1, threads)
-    del g1
+    g1 = None  # let go (not del: the lambda above names it)
     scale = np.float32(-1.0 / terms.curvature)
     keep = np.broadcast_to(keep, step.shape)
 
