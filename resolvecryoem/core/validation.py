@@ -31,7 +31,7 @@ from . import mapio
 from .checks import check_same_grid
 from .errors import InputError
 from .fourier import Shells, irfft, rfft
-from .fsc import cov, fsc, fsc_from_moments, power, resolution_at
+from .fsc import cov, fsc, fsc_from_moments, moments, resolution_at
 from .sharpening import lowpass, shell_rms
 
 HELPED, NOT_HELPED, UNDECIDABLE = "helped", "did not help", "undecidable"
@@ -75,21 +75,23 @@ class Evidence:
                 for k, v in self.__dict__.items()}
 
 
-def shell_moments(spectrum, shells: Shells) -> dict:
+def shell_moments(spectrum, shells: Shells, threads: int = 1) -> dict:
     """The per-shell powers and covariances the evidence needs.  ``spectrum(name)`` makes the
     spectrum of "O1", "O2", "C1" or "C2"; two are held at most, at the cost of asking for O1
     twice (the pairs O1-O2, O2-C1, C1-C2, C2-O1 form a cycle that a single pass can only
-    cover holding three)."""
+    cover holding three).  The moments of the spectra held together are taken in one pass
+    (fsc.moments), on ``threads`` threads."""
     O1, O2 = spectrum("O1"), spectrum("O2")
-    m = {"O1": power(O1, shells), "O2": power(O2, shells), "O1O2": cov(O1, O2, shells)}
+    m = dict(zip(("O1", "O2", "O1O2"), moments([(O1, None), (O2, None), (O1, O2)], shells,
+                                                threads)))
     del O1
     C1 = spectrum("C1")
-    m["C1"], m["C1O2"] = power(C1, shells), cov(C1, O2, shells)
+    m["C1"], m["C1O2"] = moments([(C1, None), (C1, O2)], shells, threads)
     del O2
     C2 = spectrum("C2")
-    m["C2"], m["C1C2"] = power(C2, shells), cov(C1, C2, shells)
+    m["C2"], m["C1C2"] = moments([(C2, None), (C1, C2)], shells, threads)
     del C1
-    m["C2O1"] = cov(C2, spectrum("O1"), shells)
+    m["C2O1"] = cov(C2, spectrum("O1"), shells, threads)
     return m
 
 
@@ -242,11 +244,11 @@ def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 
     # Spectra made one at a time as the moments ask for them, two held at most: the four
     # maps are held throughout (4 bytes per voxel less than holding three spectra).
     whole = evidence_from_moments(
-        shell_moments(lambda k: rfft(maps[k], threads), shells), shells)
+        shell_moments(lambda k: rfft(maps[k], threads), shells, threads), shells)
     inside = None
     if envelope is not None:
         inside = evidence_from_moments(
-            shell_moments(lambda k: rfft(maps[k] * envelope, threads), shells), shells,
+            shell_moments(lambda k: rfft(maps[k] * envelope, threads), shells, threads), shells,
             effective_fraction(envelope))
     v, why = _overall(whole, inside)
     return Verdict(v, why, shells.s, whole, inside)
@@ -286,7 +288,7 @@ def molecule_envelope(O1, O2, voxel_size, resolution_A: float, solvent_fraction:
     from .masking import local_rms, probabilistic_mask
     shells = shells or Shells.for_box(O1.shape, voxel_size)
     F1, F2 = rfft(O1, threads), rfft(O2, threads)
-    weight = shells.expand(fsc_ref(fsc(F1, F2, shells)))
+    weight = shells.expand(fsc_ref(fsc(F1, F2, shells, threads)), threads)
     F1 += F2
     del F2
     F1 *= np.float32(0.5)
