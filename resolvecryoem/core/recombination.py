@@ -44,7 +44,8 @@ class Weights:
             np.multiply(wo, O[sl], out=out[sl])
             np.multiply(wd, D[sl], out=t)
             out[sl] += t
-        shells.map_slabs(one, self.w_o, self.w_d, threads=threads)
+        shells.map_slabs(one, self.w_o, self.w_d, threads=threads,
+                         buffers=[("apply", np.complex64)])
         return out
 
 
