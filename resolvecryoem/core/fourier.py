@@ -167,20 +167,34 @@ class Shells:
         (len(pairs), n): a spectrum shared by several pairs is read once per slab while it
         is in cache, and each slab's shell indices are converted once.  Slabs run on
         ``threads`` threads; their partial sums are added in slab order, so the result is
-        the same for any number of threads (and the same as one pair at a time)."""
+        the same for any number of threads (and the same as one pair at a time).
+
+        Rows ky and -ky of a slab lie in the same shells (|s| depends on ky^2 alone): their
+        products are added pairwise (in float64) before the shell sums, so bincount, which
+        costs as much as the products, sees half the coefficients."""
         pairs = [(A, B) for A, B in pairs]
+        ny = self.index.shape[1]
+        h, p = ny // 2 + 1, (ny - 1) // 2  # rows 0 .. ny/2 kept; rows 1 .. p have a mate
 
         def one(sl, work):
-            work.load_index(self.index[sl])
+            idx = self.index[sl]
+            half = (idx.shape[0], h, idx.shape[2])
+            work.load_index(idx[:, :h])
             out = np.empty((len(pairs), self.n))
-            for p, (A, B) in enumerate(pairs):
+            for q, (A, B) in enumerate(pairs):
                 a = A[sl]
                 b = a if B is None else B[sl]
                 v, t = work.f32(a.shape, 0), work.f32(a.shape, 1)
                 np.multiply(a.real, b.real, out=v)
                 np.multiply(a.imag, b.imag, out=t)
                 v += t
-                out[p] = work.bincount_loaded(v, self.weight, self.n)
+                w = work.weights(half)
+                w[:, 0] = v[:, 0]
+                np.add(v[:, 1:p + 1], v[:, ny - p:][:, ::-1], out=w[:, 1:p + 1],
+                       dtype=np.float64)
+                if ny % 2 == 0:
+                    w[:, ny // 2] = v[:, ny // 2]
+                out[q] = work.bincount_loaded(w, self.weight, self.n)
             return out
         return _in_order_sum(self.map_slabs(one, threads=threads), (len(pairs), self.n))
 
@@ -361,15 +375,19 @@ class _SlabWork:
         return np.bincount(self._index[:k], weights=self._weights[:k], minlength=n)
 
     def load_index(self, index: np.ndarray) -> None:
-        """Copy one slab's shell indices into the intp buffer, for several
+        """Copy one slab's shell indices (any view) into the intp buffer, for several
         :meth:`bincount_loaded` calls."""
         self._loaded = k = index.size
-        np.copyto(self._index[:k], index.ravel())
+        np.copyto(self._index[:k].reshape(index.shape), index)
+
+    def weights(self, shape) -> np.ndarray:
+        """The float64 buffer bincount's weights are made in, as ``shape``."""
+        return self._weights[:int(np.prod(shape))].reshape(shape)
 
     def bincount_loaded(self, values: np.ndarray, weight: np.ndarray, n: int) -> np.ndarray:
-        """Shell sums of values x weight (float32 values; the weight, the multiplicity 1 or
-        2, makes the product exact in either precision) over the indices of
-        :meth:`load_index`."""
+        """Shell sums of values x weight over the indices of :meth:`load_index` (the weight,
+        the multiplicity 1 or 2, makes the product exact in either precision).  ``values``
+        may be the :meth:`weights` buffer itself."""
         k = self._loaded
         np.multiply(values, weight, out=self._weights[:k].reshape(values.shape))
         return np.bincount(self._index[:k], weights=self._weights[:k], minlength=n)

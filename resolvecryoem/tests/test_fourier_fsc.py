@@ -122,3 +122,19 @@ def test_threaded_shell_work_equals_unthreaded(monkeypatch):
     assert np.array_equal(match_shell_rms(C1, rms, sh, 1), match_shell_rms(C3, rms, sh, 3))
     r1, r3 = recombine(O1, O2, D1, D2, sh, threads=1), recombine(O1, O2, D1, D2, sh, threads=3)
     assert np.array_equal(r1.F, r3.F) and np.array_equal(r1.full.w_d, r3.full.w_d)
+
+
+def test_sum_products_equals_plain_shell_sums_for_odd_and_even_boxes(monkeypatch):
+    """The products of rows ky and -ky are added before the shell sums: the same sums as
+    summing every coefficient (Shells.sum of Re(A conj B)) on boxes with odd and even y."""
+    import resolvecryoem.core.fourier as fourier
+    monkeypatch.setattr(fourier, "SLAB_COEFFICIENTS", 1 << 11)
+    for shape in [(20, 21, 18), (19, 22, 17), (9, 1, 8), (6, 2, 6)]:
+        sh = Shells.for_box(shape, 1.0)
+        A, B = rfft(_noise(shape, 7)), rfft(_noise(shape, 8))
+        # the same float32 products, summed coefficient by coefficient
+        plain = sh.sum(A.real * B.real + A.imag * B.imag)
+        scale = sh.sum(np.abs(A.real * B.real) + np.abs(A.imag * B.imag))
+        assert np.all(np.abs(sh.sum_products(A, B) - plain) <= 1e-12 * scale)
+        power = sh.sum(A.real * A.real + A.imag * A.imag)
+        assert np.allclose(sh.sum_products(A), power, rtol=1e-12, atol=0)
