@@ -302,15 +302,20 @@ class _ShellInterpolation:
     def buffers(self) -> list:
         """(name, dtype) of the named work buffers :meth:`slab` returns its values in (its
         scratch is the work's float32 pair and index buffer, free again when it returns)."""
-        return [(f"expanded_{k}", np.float32) for k in range(len(self.tables))]
+        return [("expanded_half", np.float32)] + [(f"expanded_{k}", np.float32)
+                                                  for k in range(len(self.tables))]
 
     def slab(self, sl: slice, work: "_SlabWork") -> list:
-        """The tables expanded on one slab (buffers of ``work``, one per table)."""
+        """The tables expanded on one slab (buffers of ``work``, one per table).  Rows ky and
+        -ky have the same |s|: the values are computed on rows 0 .. ny/2 and mirrored."""
         fz, fy, fx = self.shells.freq
         fz = fz[sl]
+        ny = fy.shape[1]
+        h = ny // 2 + 1
         shape = (fz.shape[0],) + self.shells.index.shape[1:]
-        x, fl = work.f32(shape, 0), work.f32(shape, 1)
-        np.add(fz * fz + fy * fy, fx * fx, out=x)  # |s|^2, as Shells.s_slab
+        half = (fz.shape[0], h, shape[2])
+        x, fl = work.f32(half, 0), work.f32(half, 1)
+        np.add(fz * fz + fy[:, :h] * fy[:, :h], fx * fx, out=x)  # |s|^2, as Shells.s_slab
         np.sqrt(x, out=x)
         x /= self.width
         x -= 0.5
@@ -318,19 +323,22 @@ class _ShellInterpolation:
         np.floor(x, out=fl)
         np.minimum(fl, self.top - 1, out=fl)  # x = n - 1: i = n - 2, f = 1
         x -= fl  # exact: 1 <= fl <= x < fl + 2
-        i = work.intp(shape)
+        i = work.intp(half)
         np.copyto(i, fl, casting="unsafe")
+        vh = work.buffer("expanded_half", np.float32, half)
         out = []
         for k, (t, d, t0) in enumerate(self.tables):
-            v = work.buffer(f"expanded_{k}", np.float32, shape)
             # mode "wrap" (the indices are in range): take's default "raise" with out= works
             # in a copy of out, 2-3x slower
             np.take(d, i, out=fl, mode="wrap")
             fl *= x
-            np.take(t, i, out=v, mode="wrap")
-            v += fl
+            np.take(t, i, out=vh, mode="wrap")
+            vh += fl
             if sl.start == 0:
-                v[0, 0, 0] = t0  # the origin shell stands alone
+                vh[0, 0, 0] = t0  # the origin shell stands alone
+            v = work.buffer(f"expanded_{k}", np.float32, shape)
+            v[:, :h] = vh
+            v[:, h:] = vh[:, ny - h:0:-1]  # row y = row ny - y
             out.append(v)
         return out
 

@@ -78,7 +78,8 @@ def test_expand_matches_np_interp_between_shell_centres(monkeypatch):
     edges, and with 2 shells."""
     import resolvecryoem.core.fourier as fourier
     monkeypatch.setattr(fourier, "SLAB_COEFFICIENTS", 1 << 12)
-    for shape, n_shells in [((31, 36, 27), None), ((24, 20, 22), 2), ((30, 30, 30), 7)]:
+    for shape, n_shells in [((31, 36, 27), None), ((24, 21, 22), 2), ((30, 30, 30), 7),
+                            ((12, 1, 10), None)]:
         sh = Shells.for_box(shape, (1.1, 1.0, 1.3), n_shells)
         t = np.random.default_rng(3).standard_normal(sh.n) * 5
         x = np.clip(sh.s_grid / (sh.s[1] - sh.s[0]) - 0.5, 1.0, None)
