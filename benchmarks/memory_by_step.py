@@ -10,7 +10,6 @@ finding which step sets the peak; the benchmark's speed rows give the whole run'
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
 import sys
 import tempfile
@@ -23,7 +22,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.run import make_case  # noqa: E402
-from resolvecryoem.core import mapio, pipeline, runlog  # noqa: E402
+from benchmarks.steps import tracking_steps  # noqa: E402
+from resolvecryoem.core import mapio, pipeline  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
 
 
@@ -61,24 +61,14 @@ def profile(paths, out, params) -> dict:
             peaks[current[0]] = max(peaks.get(current[0], 0), rss)
             time.sleep(0.005)
 
-    original = runlog.RunLog.step
-
-    @contextlib.contextmanager
-    def step(self, name):
-        current[0] = name
-        with original(self, name):
-            yield
-        current[0] = f"after {name}"
-
-    runlog.RunLog.step = step
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        pipeline.run(paths[0], paths[1], out, params, log=None)
-    finally:
-        done.append(True)
-        sampler.join()
-        runlog.RunLog.step = original
+    with tracking_steps(current):
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            pipeline.run(paths[0], paths[1], out, params, log=None)
+        finally:
+            done.append(True)
+            sampler.join()
     return peaks
 
 

@@ -52,6 +52,7 @@ from resolvecryoem.core.models import stage  # noqa: E402
 from resolvecryoem.core.models import structure as mst  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
 from resolvecryoem.core.pipeline import finish, modify_half, prepare, run  # noqa: E402
+from resolvecryoem.core.symmetry import ncs_spec_text  # noqa: E402
 from resolvecryoem.core.recombination import half_weights  # noqa: E402
 from resolvecryoem.core.sharpening import lowpass, shell_rms  # noqa: E402
 
@@ -342,12 +343,7 @@ def two_fold_ncs_spec(st, path) -> float:
 
     sup = gemmi.superpose_positions(ca(chains[half:]), ca(chains[:half]))
     R, t = np.array(sup.transform.mat.tolist()), np.array(sup.transform.vec.tolist())
-    lines = ["new_ncs_group"]
-    for Rk, tk in ((np.eye(3), np.zeros(3)), (R, t)):
-        lines += ["new_operator"] + ["rota_matrix " + " ".join(f"{v:.6f}" for v in row)
-                                     for row in Rk]
-        lines.append("tran_orth " + " ".join(f"{v:.4f}" for v in tk))
-    Path(path).write_text("\n".join(lines) + "\n")
+    Path(path).write_text(ncs_spec_text([(np.eye(3), np.zeros(3)), (R, t)]))
     return float(sup.rmsd)
 
 

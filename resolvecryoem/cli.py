@@ -19,6 +19,7 @@ import argparse
 import sys
 
 from . import __version__
+from .core.allocator import reuse_freed_memory
 from .core.errors import InputError
 from .core.interrupts import Interrupted, signals_as_interrupts
 from .core.params import (DensityModificationParams, cli_flag, field_type, limits_text,
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    reuse_freed_memory()  # a run in this process: map-sized arrays come and go
     try:
         with signals_as_interrupts():
             return _dispatch(argv)

@@ -31,6 +31,7 @@ import resource
 import sys
 import traceback
 
+from .core.allocator import reuse_freed_memory
 from .core.errors import InputError
 
 STAGES = ("prepare", "half", "model", "model-half", "finish")
@@ -141,6 +142,7 @@ def _check_state(state_dir, log):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    reuse_freed_memory()
     try:
         run_stage(args)
     except (InputError, NotImplementedError) as e:

@@ -131,14 +131,13 @@ def write_map(path, data: np.ndarray, info: MapInfo) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with mrcfile.new(str(tmp), overwrite=True) as mrc:
-            mrc.set_data(data)
+            mrc.set_data(data)  # also sets the header's min, max, mean and rms
             vz, vy, vx = (float(v) for v in info.voxel_size)
             mrc.voxel_size = (vx, vy, vz)
             h = mrc.header
             h.nzstart, h.nystart, h.nxstart = (int(n) for n in info.nstart)
             oz, oy, ox = (float(v) for v in info.origin_field)
             h.origin.x, h.origin.y, h.origin.z = ox, oy, oz
-            mrc.update_header_stats()
         os.replace(tmp, path)
     except BaseException:
         if tmp.exists():

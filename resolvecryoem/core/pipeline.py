@@ -131,6 +131,9 @@ def prepare(half_map_1, half_map_2, output_dir, params: DensityModificationParam
 
 def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     rl(f"resolvecryoem density modification; half maps {path1} and {path2}")
+    inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
+              "full_map": full_map, "mask": mask}
+    digests = checks.in_background(checks.files_sha256, inputs)  # while the work goes on
     maps = _read_inputs(path1, path2, full_map, mask, params.voxel_size, rl)
     volume = _molecular_volume_step(params, seq_file, maps.info, rl)
     d_input, F1, F2, shells, input_fsc = _input_box_resolution(maps, params.threads, rl)
@@ -162,6 +165,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         del O1, O2
     noise = irfft(diff, shells.shape, params.threads, overwrite=True)
     del diff
+    _save_start_maps(state, rho_full, noise)
     solvent_h, molecule_h, s_noise = _histogram_step(noise, shells, rho_full, p_molecule,
                                                      res["used"], params.threads, rl)
     del rho_full, noise
@@ -184,13 +188,11 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     independence = _independence_step(half_fsc, (path1, path2), box, near_molecule, shells,
                                       params.threads, rl)
     del near_molecule
-    inputs = {"half_map_1": path1, "half_map_2": path2, "seq_file": seq_file,
-              "full_map": full_map, "mask": mask}
     info, box_volume = maps.info, maps.info.box_volume_A3
     b_iso = res.pop("b_iso")
     return dict(
         inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
-        input_sha256={k: checks.file_sha256(v) for k, v in inputs.items() if v is not None},
+        input_sha256=digests.result(),
         parameters=params.to_dict(),
         box=None if box is None else {"lower": [int(n) for n in box.lower],
                                       "upper": [int(n) for n in box.upper]},
@@ -364,9 +366,10 @@ def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
     with rl.step("half-map sharpening"):
         avg_F = F1 + F2
         avg_F *= 0.5
-        aniso = anisotropy_correction(avg_F, shells, res["used"]) if params.remove_aniso \
-            else np.float32(1.0)
-        rms_avg = shell_rms(avg_F * aniso, shells, params.threads)
+        aniso = anisotropy_correction(avg_F, shells, res["used"], threads=params.threads) \
+            if params.remove_aniso else np.float32(1.0)
+        avg_F *= aniso
+        rms_avg = shell_rms(avg_F, shells, params.threads)
         del avg_F
         scale = half_map_sharpening_scale(rms_avg, shells, res["b_iso"], res["used"],
                                           params.density_modify_unsharpened_maps,
@@ -416,6 +419,17 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
                f"{p_molecule.mean():.3f}")
     return rho_full, p_molecule
+
+
+def _save_start_maps(state: Path, rho_full, noise) -> None:
+    """The map each half's first density-modification cycle starts from, irfft(O_i keep),
+    made from the two prepare already has: rho_full +- noise / 2 (the average and the
+    difference of the half maps, both to dm_resolution; equal to rounding), which spares
+    each half an inverse transform of the analysed box."""
+    for which, sign in ((1, 0.5), (2, -0.5)):
+        rho = noise * np.float32(sign)
+        rho += rho_full
+        np.save(state / f"rho_start{which}.npy", rho)
 
 
 # Shared noise: the solvent-region FSC of independent half maps is 0 +- 1/sqrt(N); above
@@ -596,7 +610,8 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     for cycle in range(1, params.cycles + 1):
         with rl.step(f"half map {which}: density modification cycle {cycle}/{params.cycles}"):
             D = None  # the last cycle's is kept, not every one's
-            rho = irfft(C * keep, shape, threads, overwrite=True)
+            rho = np.load(state / f"rho_start{which}.npy") if cycle == 1 else \
+                irfft(C * keep, shape, threads, overwrite=True)
             target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
                                               start_boxed) if ops else None
             # map_phasing in two halves, the map let go before the second one's transform
@@ -608,12 +623,14 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             r = r_value(O_i, D, r_select)
             r_values.append(r)
             w = half_weights(O_i, O_j, D, shells, o_moments, threads)
-            # The next cycle starts from the recombined map brought back to the original's
-            # shell amplitudes: the recombination weights act like an FSC weighting, which
-            # the benchmark showed harms density modification's input.
             del C
-            C = w.apply(O_i, D, shells, threads)
-            match_shell_rms(C, rms_i, shells, threads)
+            if cycle < params.cycles:
+                # The next cycle starts from the recombined map brought back to the
+                # original's shell amplitudes: the recombination weights act like an FSC
+                # weighting, which the benchmark showed harms density modification's input.
+                # (After the last cycle only D is kept: finish recombines.)
+                C = w.apply(O_i, D, shells, threads)
+                match_shell_rms(C, rms_i, shells, threads)
             sel = shells.s <= 1.0 / dm_resolution
             rl(f"half map {which} cycle {cycle}: R-value {r:.3f}, mean weight of the "
                f"map-phasing coefficients {np.mean(w.w_d[sel]):.2f}, mean CC_ref "
@@ -895,8 +912,10 @@ def finish(state_dir, log=print) -> dict:
     state = Path(state_dir)
     st = _FinishState.read(state)
     rl = RunLog(log)
-    # The state was made from the inputs as they were at the start; finish reads them again.
-    checks.check_inputs_unchanged(st.meta["inputs"], st.meta["input_sha256"])
+    # The state was made from the inputs as they were at the start; finish reads them again
+    # (checked while the recombination goes on, collected before they are read).
+    unchanged = checks.in_background(checks.check_inputs_unchanged, st.meta["inputs"],
+                                     st.meta["input_sha256"])
     standard = st
     if st.meta.get("model"):
         # The model-based composites take the place of the map-phasing maps.
@@ -912,6 +931,7 @@ def finish(state_dir, log=print) -> dict:
     del halves
     rec.release()
     st.release_spectra()
+    unchanged.result()  # before the inputs are read again
     tmp, written = _write_maps_step(st, rec, maps, fs, local_res, rl)
     del maps, local_res
     for name in ("denmod_map", "initial_map"):  # the assessment needs the halves only
@@ -1189,8 +1209,10 @@ def _unwhiten(st: _FinishState) -> np.ndarray:
     """Factor (half spectrum) that turns the half-map sharpening into one held constant below
     8 A (sharpening.hold_low_resolution)."""
     scale = st.load("sharpen_scale")
-    return st.shells.expand(hold_low_resolution(scale, st.shells)) / np.maximum(
-        st.shells.expand(scale), 1e-30)
+    out = np.empty(st.shells.index.shape, np.float32)
+    for sl, held, own in st.shells.expand_slabs(hold_low_resolution(scale, st.shells), scale):
+        np.divide(held, np.maximum(own, np.float32(1e-30)), out=out[sl])
+    return out
 
 
 def _full_map_spectrum(st: _FinishState, rec, H) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 
 from .fourier import Shells, frequencies
 from .fsc import power
+from .parallel import map_slabs
 
 # Shells coarser than this carry the overall shape of the molecule, not its B factor.
 _B_FIT_LOW_RES_A = 8.0
@@ -77,19 +78,25 @@ def fit_overall_b(rms: np.ndarray, shells: Shells, resolution_A: float) -> float
 
 
 def anisotropy_correction(F: np.ndarray, shells: Shells, resolution_A: float,
-                          max_samples: int = 400_000, seed: int = 0) -> np.ndarray:
+                          max_samples: int = 400_000, seed: int = 0,
+                          threads: int = 1) -> np.ndarray:
     """Factor (half-spectrum shape, float32) that removes the anisotropy of the amplitudes.
 
     Model: ln|F(s)|^2 = iso(|s|) - s^T U s / 2 with U a traceless symmetric tensor (A^2); the
     isotropic part is taken out by subtracting each shell's mean of ln|F|^2, and U is fitted by
     least squares over coefficients between 8 A and ``resolution_A``.  Returns exp(s^T U s / 4),
-    which leaves the overall B unchanged.
+    which leaves the overall B unchanged.  The selection and the factor are made slab by slab
+    on ``threads`` threads (no |s| grid or index of the whole spectrum).
     """
     fz, fy, fx = frequencies(shells.shape, shells.voxel_size)
-    s_grid = shells.s_grid
-    sel = (s_grid >= 1.0 / _B_FIT_LOW_RES_A) & (s_grid <= 1.0 / resolution_A)
-    del s_grid
-    idx = np.flatnonzero(sel)
+    lo, hi = 1.0 / _B_FIT_LOW_RES_A, 1.0 / resolution_A
+    per_row = int(np.prod(shells.index.shape[1:]))
+
+    def selected(sl):
+        s = shells.s_slab(sl)
+        return np.flatnonzero((s >= lo) & (s <= hi)) + sl.start * per_row
+
+    idx = np.concatenate(map_slabs(selected, shells.slabs(), threads))
     if idx.size < 50:
         return np.ones(shells.index.shape, np.float32)
     if idx.size > max_samples:
@@ -116,9 +123,16 @@ def anisotropy_correction(F: np.ndarray, shells: Shells, resolution_A: float,
     m = (c1 + c2) / 3.0
     uxx, uyy, uzz = -2.0 * (c1 - m), -2.0 * (c2 - m), 2.0 * m
     uxy, uxz, uyz = -2.0 * cxy, -2.0 * cxz, -2.0 * cyz
-    quad = (uxx * fx * fx + uyy * fy * fy + uzz * fz * fz
-            + 2 * uxy * fx * fy + 2 * uxz * fx * fz + 2 * uyz * fy * fz)
-    return np.exp(quad / 4.0).astype(np.float32)
+    out = np.empty(shells.index.shape, np.float32)
+
+    def factor(sl):
+        z = fz[sl]
+        quad = (uxx * fx * fx + uyy * fy * fy + uzz * z * z
+                + 2 * uxy * fx * fy + 2 * uxz * fx * z + 2 * uyz * fy * z)
+        out[sl] = np.exp(quad / 4.0)
+
+    map_slabs(factor, shells.slabs(), threads)
+    return out
 
 
 def b_factor_scale(shells: Shells, b_A2: float) -> np.ndarray:

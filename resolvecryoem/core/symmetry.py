@@ -81,6 +81,17 @@ def operators_about(rotations: np.ndarray, centre_xyz_A) -> list:
     return [(R, c - R @ c) for R in rotations]
 
 
+def ncs_spec_text(operators) -> str:
+    """A Phenix .ncs_spec file (one group) of (R, t) operators, t in A: the form
+    :func:`read_ncs_spec` reads (the first operator should be the identity)."""
+    out = ["new_ncs_group"]
+    for R, t in operators:
+        out.append("new_operator")
+        out += ["rota_matrix " + " ".join(f"{v:.6f}" for v in row) for row in np.asarray(R)]
+        out.append("tran_orth " + " ".join(f"{v:.4f}" for v in np.asarray(t)))
+    return "\n".join(out) + "\n"
+
+
 def read_ncs_spec(path) -> list:
     """(R, t) operators of a Phenix .ncs_spec file (rota_matrix rows and tran_orth)."""
     path = Path(path)

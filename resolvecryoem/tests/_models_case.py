@@ -54,13 +54,3 @@ def dimer_case(seed: int = 0):
     truth = model_density(st, (n,) * 3, VOXEL, start)
     h1, h2, _ = simulate_half_maps(truth, VOXEL, RESOLUTION, seed=seed)
     return st, truth, h1, h2, VOXEL, start, [(np.eye(3), np.zeros(3)), (R, t)]
-
-
-def ncs_spec_text(operators) -> str:
-    """A Phenix .ncs_spec file of (R, t) operators."""
-    out = ["new_ncs_group"]
-    for R, t in operators:
-        out.append("new_operator")
-        out += ["rota_matrix " + " ".join(f"{v:.6f}" for v in row) for row in R]
-        out.append("tran_orth " + " ".join(f"{v:.4f}" for v in t))
-    return "\n".join(out) + "\n"

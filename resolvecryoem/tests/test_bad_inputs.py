@@ -211,19 +211,13 @@ def _can_make_folder_in(folder) -> bool:
         return False
 
 
-@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_interrupted_run_exits_cleanly(files, tmp_path, signum, code):
-    """A child process signalled mid-run: the documented exit code, one line, no traceback,
-    no state or temporary files left."""
-    out = tmp_path / "out"
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "resolvecryoem.cli", str(files["half_map_1"]),
-         str(files["half_map_2"]), "--seq-file", str(files["sequence"]), "--output-dir",
-         str(out), "--cycles", "100"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+def _signal_mid_run(argv, signum, env) -> tuple:
+    """Start ``argv``, wait until it is inside the density-modification cycles, send it
+    ``signum``; (return code, stderr)."""
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env)
     try:
-        for line in child.stdout:  # wait until it is inside the density-modification cycles
+        for line in child.stdout:
             if "density modification cycle 2/" in line:
                 break
         child.send_signal(signum)
@@ -231,7 +225,20 @@ def test_interrupted_run_exits_cleanly(files, tmp_path, signum, code):
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == code, err
+    return child.returncode, err
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_interrupted_run_exits_cleanly(files, tmp_path, signum, code):
+    """A child process signalled mid-run: the documented exit code, one line, no traceback,
+    no state or temporary files left."""
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    returncode, err = _signal_mid_run(
+        [sys.executable, "-m", "resolvecryoem.cli", str(files["half_map_1"]),
+         str(files["half_map_2"]), "--seq-file", str(files["sequence"]), "--output-dir",
+         str(out), "--cycles", "100"], signum, env)
+    assert returncode == code, err
     assert f"interrupted by {signal.Signals(signum).name}" in err and "Traceback" not in err
     assert not out.exists(), sorted(out.rglob("*"))  # the run made it: gone, like the rest
 
@@ -246,17 +253,7 @@ def test_after_sigkill_the_next_run_cleans_up_and_publishes_a_whole_set(files, t
     argv = [sys.executable, "-m", "resolvecryoem.cli", str(files["half_map_1"]),
             str(files["half_map_2"]), "--seq-file", str(files["sequence"]), "--output-dir",
             str(out)]
-    child = subprocess.Popen(argv + ["--cycles", "100"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        for line in child.stdout:
-            if "density modification cycle 2/" in line:
-                break
-        child.kill()
-        child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    _signal_mid_run(argv + ["--cycles", "100"], signal.SIGKILL, env)
     assert (out / ".state").is_dir()  # what SIGKILL leaves
     done = subprocess.run(argv + ["--cycles", "1"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr

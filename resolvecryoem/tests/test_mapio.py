@@ -110,3 +110,14 @@ def test_header_only_reads_geometry_without_data(tmp_path):
     assert none is None
     assert info.shape == full.shape == info_full.shape
     assert np.allclose(info.start_A, info_full.start_A)
+
+
+def test_written_header_statistics_describe_the_data(tmp_path):
+    """Viewers scale maps by the header's min, max, mean and rms: they must be the data's."""
+    data = np.random.default_rng(1).standard_normal((10, 12, 14)).astype(np.float32) * 3 + 1
+    write_map(tmp_path / "s.mrc", data, map_info(data.shape, 1.5, (0.0, 0.0, 0.0)))
+    with mrcfile.open(tmp_path / "s.mrc") as m:
+        h = m.header
+        assert np.isclose(h.dmin, data.min()) and np.isclose(h.dmax, data.max())
+        assert np.isclose(h.dmean, data.mean(), atol=1e-5)
+        assert np.isclose(h.rms, data.std(), rtol=1e-5)

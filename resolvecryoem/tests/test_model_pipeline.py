@@ -146,7 +146,8 @@ def test_automatic_models_with_symmetry_build_the_unique_part(tmp_path):
     from resolvecryoem.core.model_map import model_envelope
     from resolvecryoem.core.models import structure as mst
     from resolvecryoem.core.models.trace_metrics import ca_chains
-    from resolvecryoem.tests._models_case import N_RESIDUES, dimer_case, ncs_spec_text
+    from resolvecryoem.core.symmetry import ncs_spec_text
+    from resolvecryoem.tests._models_case import N_RESIDUES, dimer_case
     dimer, truth, h1, h2, voxel, start, ops = dimer_case()
     info = mapio.map_info(h1.shape, voxel, start)
     mapio.write_map(tmp_path / "h1.mrc", h1, info)

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from resolvecryoem.core import fourier
 from resolvecryoem.core.fourier import Shells, irfft, rfft, frequencies
 from resolvecryoem.core.masking import local_rms, probabilistic_mask, sphere_kernel_spectrum
 from resolvecryoem.core.sharpening import (anisotropy_correction, b_factor_scale,
@@ -32,7 +33,7 @@ def test_half_map_sharpening_imposes_the_target_b():
     assert fit_overall_b(shell_rms(out, sh), sh, 2.5) == pytest.approx(30.0, abs=8.0)
 
 
-def test_anisotropy_is_removed_without_changing_overall_b():
+def test_anisotropy_is_removed_without_changing_overall_b(monkeypatch):
     rho, sh = _white(seed=2)
     fz, fy, fx = frequencies(rho.shape, (1.0, 1.0, 1.0))
     aniso = np.exp(-(60 * fx * fx - 30 * fy * fy - 30 * fz * fz) / 4).astype(np.float32)
@@ -47,6 +48,11 @@ def test_anisotropy_is_removed_without_changing_overall_b():
     after = directional(fixed, 2) / directional(fixed, 0)
     assert before < 0.6
     assert after == pytest.approx(1.0, abs=0.15)
+    # made slab by slab on threads (small slabs: several per thread): the same factor
+    monkeypatch.setattr(fourier, "SLAB_COEFFICIENTS", 1000)
+    assert len(sh.slabs()) > 3
+    assert np.array_equal(anisotropy_correction(F, sh, 2.5, threads=3),
+                          anisotropy_correction(F, sh, 2.5))
 
 
 def test_final_scale_follows_cc_and_target():

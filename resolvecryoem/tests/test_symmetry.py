@@ -9,7 +9,7 @@ from resolvecryoem.core.pipeline import run
 from resolvecryoem.core.scoring import resolution_against_truth
 from resolvecryoem.core.simulate import c2_dimer_case
 from resolvecryoem.core.symmetry import (average_of_others, box_centre_xyz, operators_about,
-                                         point_group, read_ncs_spec)
+                                         ncs_spec_text, point_group, read_ncs_spec)
 
 
 @pytest.mark.parametrize("symbol,order", [("C1", 1), ("C2", 2), ("C7", 7), ("D3", 6),
@@ -130,3 +130,17 @@ def test_asymmetric_unit_is_carried_onto_the_others_without_overlap(symbol, orde
     for R, t in ops[1:]:
         img = np.round(((xyz @ R.T + t)[:, ::-1]) / v).astype(int)
         assert unit[tuple(img.T)].mean() < 0.02
+
+
+def test_ncs_spec_written_is_read_back(tmp_path):
+    """The writer the tests and benchmarks use makes files the reader takes, operator for
+    operator (rotations to 1e-6, translations to 1e-4 A)."""
+    ops = [(np.eye(3), np.zeros(3))] + [(R, np.array([12.5, -3.25, 40.0]))
+                                        for R, _ in operators_about(point_group("C3"),
+                                                                    np.zeros(3))[1:]]
+    f = tmp_path / "c3.ncs_spec"
+    f.write_text(ncs_spec_text(ops))
+    back = read_ncs_spec(f)
+    assert len(back) == 3
+    for (R, t), (R2, t2) in zip(ops, back):
+        assert np.allclose(R, R2, atol=1e-6) and np.allclose(t, t2, atol=1e-4)

@@ -1,0 +1,33 @@
+"""Which pipeline step is running: for benchmarks that attribute what they measure (memory,
+transforms) to the steps of a run made in their own process."""
+from __future__ import annotations
+
+import contextlib
+import time
+
+from resolvecryoem.core import runlog
+
+
+@contextlib.contextmanager
+def tracking_steps(current: list, durations: dict | None = None):
+    """While in this block, ``current[0]`` names the RunLog step that is running ("after X"
+    between steps, "start" before the first); ``durations`` ({step: wall seconds}, summed
+    over repeats) when given."""
+    original = runlog.RunLog.step
+
+    @contextlib.contextmanager
+    def step(self, name):
+        current[0] = name
+        t = time.perf_counter()
+        with original(self, name):
+            yield
+        if durations is not None:
+            durations[name] = durations.get(name, 0.0) + time.perf_counter() - t
+        current[0] = f"after {name}"
+
+    current[:] = ["start"]
+    runlog.RunLog.step = step
+    try:
+        yield current
+    finally:
+        runlog.RunLog.step = original
