@@ -283,27 +283,27 @@ class _ShellInterpolation:
     origin shell stays out of the interpolation; beyond the last centre the last value, as
     np.interp does), and the value t[i] + (x - i) (t[i+1] - t[i]) with i = floor(x): two
     table lookups instead of np.interp's binary search per coefficient (about 4x faster at
-    400^3).  Float32 tables: the values agree with np.interp to float32 rounding.  The
-    origin coefficient gets t[0].
+    400^3).  The same float64 arithmetic as np.interp on the same float32 positions, so the
+    same values as np.interp(x, arange(n), t).astype(float32).  The origin coefficient gets
+    t[0].
     """
 
     def __init__(self, shells: Shells, per_shell):
         self.shells = shells
         self.width = shells.s[1] - shells.s[0]
-        n = shells.n
-        self.top = np.float32(n - 1)
+        self.top = np.float32(shells.n - 1)
         self.tables = []
         for p in per_shell:
             t = np.asarray(p, dtype=np.float64)
-            # t[i] and t[i+1] - t[i] for i = 0 .. n-2; x = n - 1 takes i = n - 2, f = 1.
-            self.tables.append((t[:-1].astype(np.float32), np.diff(t).astype(np.float32),
-                                np.float32(t[0])))
+            # t[i] and the slope t[i+1] - t[i]; 0 at i = n - 1 (x = n - 1 is t[n - 1] itself)
+            self.tables.append((t, np.append(np.diff(t), 0.0), np.float32(t[0])))
 
     def buffers(self) -> list:
-        """(name, dtype) of the named work buffers :meth:`slab` returns its values in (its
-        scratch is the work's float32 pair and index buffer, free again when it returns)."""
-        return [("expanded_half", np.float32)] + [(f"expanded_{k}", np.float32)
-                                                  for k in range(len(self.tables))]
+        """(name, dtype) of the named work buffers :meth:`slab` uses: the float64 scratch
+        and one float32 output per table (its other scratch is the work's float32 pair and
+        index buffer, free again when it returns)."""
+        return [("interp_t", np.float64)] + [(f"expanded_{k}", np.float32)
+                                             for k in range(len(self.tables))]
 
     def slab(self, sl: slice, work: "_SlabWork") -> list:
         """The tables expanded on one slab (buffers of ``work``, one per table).  Rows ky and
@@ -321,24 +321,23 @@ class _ShellInterpolation:
         x -= 0.5
         np.clip(x, 1.0, self.top, out=x)
         np.floor(x, out=fl)
-        np.minimum(fl, self.top - 1, out=fl)  # x = n - 1: i = n - 2, f = 1
-        x -= fl  # exact: 1 <= fl <= x < fl + 2
+        x -= fl  # exact: fl <= x < fl + 1
         i = work.intp(half)
         np.copyto(i, fl, casting="unsafe")
-        vh = work.buffer("expanded_half", np.float32, half)
+        a, b = work.weights(half), work.buffer("interp_t", np.float64, half)
         out = []
         for k, (t, d, t0) in enumerate(self.tables):
             # mode "wrap" (the indices are in range): take's default "raise" with out= works
             # in a copy of out, 2-3x slower
-            np.take(d, i, out=fl, mode="wrap")
-            fl *= x
-            np.take(t, i, out=vh, mode="wrap")
-            vh += fl
-            if sl.start == 0:
-                vh[0, 0, 0] = t0  # the origin shell stands alone
+            np.take(d, i, out=a, mode="wrap")
+            a *= x
+            np.take(t, i, out=b, mode="wrap")
+            a += b  # slope (x - i) + t[i], as np.interp
             v = work.buffer(f"expanded_{k}", np.float32, shape)
-            v[:, :h] = vh
-            v[:, h:] = vh[:, ny - h:0:-1]  # row y = row ny - y
+            v[:, :h] = a
+            v[:, h:] = v[:, ny - h:0:-1]  # row y = row ny - y
+            if sl.start == 0:
+                v[0, 0, 0] = t0  # the origin shell stands alone
             out.append(v)
         return out
 
