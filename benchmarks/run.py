@@ -171,8 +171,7 @@ def run_ours(case, workdir, params: DensityModificationParams, log=None):
     meta = json.loads((state / "meta.json").read_text())
     pm = np.load(state / "p_molecule.npy")
     if meta["box"]:
-        b = boxing.Box(np.array(meta["box"]["lower"]), np.array(meta["box"]["upper"]),
-                       np.load(state / "box_edge_weight.npy"))
+        b = boxing.Box.from_dict(meta["box"], meta["input_shape"])
         pm = boxing.paste(pm, np.zeros(case["shape"], np.float32), b)
     modify_half(state, 1, log=log)
     modify_half(state, 2, log=log)

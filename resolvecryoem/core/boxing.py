@@ -28,6 +28,21 @@ class Box:
     lower: np.ndarray
     upper: np.ndarray
     edge_weight: np.ndarray  # float32, boxed shape: 1 inside, cosine to 0 at cut faces
+    taper_vox: tuple = ()  # the soft edge's width per axis (voxels), as given to edge_weight
+
+    def to_dict(self) -> dict:
+        """The box as recorded in the state and results.json (:meth:`from_dict` rebuilds it,
+        soft edge included)."""
+        return {"lower": [int(n) for n in self.lower], "upper": [int(n) for n in self.upper],
+                "taper_voxels": [int(n) for n in self.taper_vox]}
+
+    @classmethod
+    def from_dict(cls, record: dict, full_shape) -> "Box":
+        """The box of :meth:`to_dict` in a map of ``full_shape`` (z, y, x)."""
+        lower, upper = np.array(record["lower"]), np.array(record["upper"])
+        taper = tuple(int(n) for n in record["taper_voxels"])
+        shape = tuple(int(n) for n in upper - lower)
+        return cls(lower, upper, edge_weight(shape, lower, upper, full_shape, taper), taper)
 
     @property
     def slices(self) -> tuple:
@@ -85,7 +100,8 @@ def find_box(avg_map: np.ndarray, voxel_size, molecular_volume_A3: float,
     shape = tuple(int(n) for n in upper - lower)
     if np.prod(shape) > MAX_KEPT_FRACTION * avg_map.size:
         return None
-    return Box(lower, upper, edge_weight(shape, lower, upper, full, taper_vox))
+    taper = tuple(int(n) for n in taper_vox)
+    return Box(lower, upper, edge_weight(shape, lower, upper, full, taper), taper)
 
 
 def cut(rho: np.ndarray, box: Box) -> np.ndarray:

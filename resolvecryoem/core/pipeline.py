@@ -27,7 +27,7 @@ import numpy as np
 
 from . import boxing, checks, mapio, models, publish, sequence, symmetry
 from .errors import InputError
-from .validation import HELPED, MADE_WORSE, SUSPECT, verdict_from_run
+from .validation import HELPED, MADE_WORSE, SUSPECT, envelope_from_spectra, verdict_from_run
 from .fourier import Shells, irfft, rfft
 from .fsc import fsc, fsc_from_cc, fsc_ref, resolution_at
 from .histograms import (DensityHistogram, added_noise_sd, density_histograms,
@@ -149,6 +149,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     del b1, b2
     res = _resolution_step(F1, F2, shells, params, path1, rl,
                            half_fsc=input_fsc if box is None else None)
+    _envelope_step(F1, F2, shells, res, f_boxed, params.threads, state, rl)
     O1, O2, O_full, scale = _sharpening_step(F1, F2, shells, res, params, maps.full, box, rl)
     del F1, F2  # O1, O2 now (scaled in place)
     keep = lowpass(shells, res["dm_resolution"])
@@ -176,8 +177,6 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
                       hist_solvent=solvent_h.density, hist_molecule=molecule_h.density)
         if O_full is not None:
             arrays["O_full"] = O_full
-        if box is not None:
-            arrays["box_edge_weight"] = box.edge_weight
         for k, v in arrays.items():
             np.save(state / f"{k}.npy", v)
         del arrays, O_full, s_noise
@@ -194,8 +193,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         inputs={k: (None if v is None else str(Path(v).resolve())) for k, v in inputs.items()},
         input_sha256=digests.result(),
         parameters=params.to_dict(),
-        box=None if box is None else {"lower": [int(n) for n in box.lower],
-                                      "upper": [int(n) for n in box.upper]},
+        box=None if box is None else box.to_dict(),
         boxed_shape=[int(n) for n in boxed_shape],
         input_shape=[int(n) for n in input_shape],
         input_start_A=[float(v) for v in info.start_A],
@@ -359,6 +357,16 @@ def has_signal(half_fsc, shells: Shells) -> bool:
     return int(above.sum()) >= MIN_SIGNAL_SHELLS
 
 
+def _envelope_step(F1, F2, shells, res, f_boxed, threads, state, rl) -> None:
+    """The molecular envelope the assessment of the delivered maps uses
+    (validation.molecule_envelope of the analysed box's original half maps), made here from
+    their transforms and saved: finish would read, transform and FSC them again for it."""
+    with rl.step("molecular envelope for the assessment"):
+        envelope = envelope_from_spectra(F1, F2, shells, res["used"], f_boxed, threads,
+                                         half_fsc=res["half_fsc"])
+        np.save(state / "molecule_envelope.npy", envelope)
+
+
 def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
     """(O1, O2, O_full or None, per-shell sharpening scale): shell amplitudes set to the
     overall B b_iso, anisotropy removed (ALGORITHM.md section 3).  F1 and F2 are scaled in
@@ -413,7 +421,7 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
             lrms = local_rms(signal, shells, MASK_RADIUS_RATIO * resolution, threads,
                              overwrite=True)
             del signal
-            p_molecule = probabilistic_mask(lrms, f_boxed, overwrite=True)
+            p_molecule = probabilistic_mask(lrms, f_boxed, overwrite=True, threads=threads)
             del lrms
             rl(f"probabilistic molecule mask from local rms (radius "
                f"{MASK_RADIUS_RATIO * resolution:.1f} A), mean P(molecule) "
@@ -963,7 +971,8 @@ def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, 
         tmp.update(extra)
         v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
                              maps["denmod_half_map_1"], maps["denmod_half_map_2"],
-                             st.meta["voxel_size"], st.meta, st.params.threads)
+                             st.meta["voxel_size"], st.meta, st.params.threads,
+                             envelope=st.load("molecule_envelope"))
         rl(f"model-free density modification (denmod_map_no_model.mrc, consult it for any "
            f"specific density): {v.whole.resolution_full_after:.2f} A whole box, "
            f"{v.inside.resolution_full_after:.2f} A inside the molecule")
@@ -1242,9 +1251,8 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
     meta, shells, threads = st.meta, st.shells, st.params.threads
     tmp, written = {}, {}
     with rl.step("writing maps in the input box"):
-        box = None if meta["box"] is None else boxing.Box(
-            np.array(meta["box"]["lower"]), np.array(meta["box"]["upper"]),
-            st.load("box_edge_weight"))
+        box = None if meta["box"] is None else boxing.Box.from_dict(meta["box"],
+                                                                   meta["input_shape"])
         _, info = mapio.read_map(meta["inputs"]["half_map_1"], header_only=True)
         if st.params.voxel_size is not None:
             info = mapio.with_voxel_size(info, st.params.voxel_size)
@@ -1293,7 +1301,7 @@ def _write_maps_step(st: _FinishState, rec, maps, fs, local_res, rl, names=MAP_O
             if flat is not None and name != "initial_map":
                 # The same mask for both halves and their average: still a map of each
                 # half's own data, and the delivered map is still their average.
-                full_map = flatten_solvent(full_map, flat)
+                full_map = flatten_solvent(full_map, flat, threads)
             del boxed_map
             if name in ("denmod_half_map_1", "denmod_half_map_2"):
                 written[name] = boxing.cut(full_map, box) if box else full_map
@@ -1322,7 +1330,8 @@ def _assessment_step(st: _FinishState, written, notes, rl) -> dict:
     with rl.step("assessing the delivered maps"):
         v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
                              written["denmod_half_map_1"], written["denmod_half_map_2"],
-                             st.meta["voxel_size"], st.meta, st.params.threads, st.shells)
+                             st.meta["voxel_size"], st.meta, st.params.threads, st.shells,
+                             st.load("molecule_envelope"))  # made by prepare
         w, i = v.whole, v.inside
         d_before = st.meta["resolution"]["half_map_fsc"]
         rl(f"resolution before {d_before:.2f} A (half-map FSC 0.143); delivered map "

@@ -85,11 +85,12 @@ def bundled_model() -> Path:
 
 
 def example_case(out_dir=None, box: int = 64, resolution_A: float = 4.0, seed: int = 0,
-                 model=None) -> ExampleCase:
+                 model=None, voxel_A: float | None = None) -> ExampleCase:
     """Half maps of a real protein model with known truth.
 
     The voxel size is chosen so the model's longest extent plus 40% fits the box (the molecule
-    then fills roughly 20-40% of it).  With ``out_dir``, writes ``half_map_1.mrc``,
+    then fills roughly 20-40% of it), unless ``voxel_A`` is given (a larger box around the
+    same molecule: one that a run boxes).  With ``out_dir``, writes ``half_map_1.mrc``,
     ``half_map_2.mrc``, ``truth.mrc``, ``envelope.mrc`` and ``sequence.fasta`` there.
     """
     from . import mapio, sequence
@@ -98,7 +99,7 @@ def example_case(out_dir=None, box: int = 64, resolution_A: float = 4.0, seed: i
     model = model or bundled_model()
     xyz = atom_positions(model)
     extent = float(np.max(xyz.max(0) - xyz.min(0)))
-    voxel = round(max(extent * 1.4 / box, resolution_A / 4.0), 3)
+    voxel = voxel_A or round(max(extent * 1.4 / box, resolution_A / 4.0), 3)
     centre = 0.5 * (xyz.max(0) + xyz.min(0))  # x, y, z
     start = (centre[::-1] - 0.5 * box * voxel).round(2)  # z, y, x
     shape = (box, box, box)

@@ -27,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import mapio
+from . import boxing, mapio
 from .checks import check_same_grid
 from .errors import InputError
 from .fourier import Shells, irfft, rfft
-from .fsc import cov, fsc, fsc_from_moments, moments, resolution_at
+from .fsc import fsc, fsc_from_moments, moments, resolution_at
+from .parallel import map_slabs
 from .sharpening import lowpass, shell_rms
 
 HELPED, NOT_HELPED, UNDECIDABLE = "helped", "did not help", "undecidable"
@@ -77,21 +78,18 @@ class Evidence:
 
 def shell_moments(spectrum, shells: Shells, threads: int = 1) -> dict:
     """The per-shell powers and covariances the evidence needs.  ``spectrum(name)`` makes the
-    spectrum of "O1", "O2", "C1" or "C2"; two are held at most, at the cost of asking for O1
-    twice (the pairs O1-O2, O2-C1, C1-C2, C2-O1 form a cycle that a single pass can only
-    cover holding three).  The moments of the spectra held together are taken in one pass
-    (fsc.moments), on ``threads`` threads."""
+    spectrum of "O1", "O2", "C1" or "C2", each once: the pairs O1-O2, C2-O1, C1-O2, C1-C2
+    need three spectra held at once (with two, O1 had to be transformed twice).  The moments
+    of the spectra held together are taken in one pass (fsc.moments), on ``threads``
+    threads."""
     O1, O2 = spectrum("O1"), spectrum("O2")
     m = dict(zip(("O1", "O2", "O1O2"), moments([(O1, None), (O2, None), (O1, O2)], shells,
                                                 threads)))
+    C2 = spectrum("C2")
+    m["C2"], m["C2O1"] = moments([(C2, None), (C2, O1)], shells, threads)
     del O1
     C1 = spectrum("C1")
-    m["C1"], m["C1O2"] = moments([(C1, None), (C1, O2)], shells, threads)
-    del O2
-    C2 = spectrum("C2")
-    m["C2"], m["C1C2"] = moments([(C2, None), (C1, C2)], shells, threads)
-    del C1
-    m["C2O1"] = cov(C2, spectrum("O1"), shells, threads)
+    m["C1"], m["C1O2"], m["C1C2"] = moments([(C1, None), (C1, O2), (C1, C2)], shells, threads)
     return m
 
 
@@ -239,30 +237,37 @@ def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 
     so that flattening the solvent alone (which wins the whole-box score) is not presented as
     density modification.  The overall call is the inside one when there is an envelope.
     """
+    from .masking import masked_rfft
     shells = shells or Shells.for_box(O1.shape, voxel_size)
     maps = dict(O1=O1, O2=O2, C1=C1, C2=C2)
-    # Spectra made one at a time as the moments ask for them, two held at most: the four
-    # maps are held throughout (4 bytes per voxel less than holding three spectra).
+    # Spectra made one at a time as the moments ask for them, three held at most; the maps
+    # multiplied by the envelope plane by plane inside the transform (no map-sized product).
     whole = evidence_from_moments(
         shell_moments(lambda k: rfft(maps[k], threads), shells, threads), shells)
     inside = None
     if envelope is not None:
         inside = evidence_from_moments(
-            shell_moments(lambda k: rfft(maps[k] * envelope, threads), shells, threads), shells,
-            effective_fraction(envelope))
+            shell_moments(lambda k: masked_rfft(maps[k], envelope, threads), shells, threads),
+            shells, effective_fraction(envelope, threads))
     v, why = _overall(whole, inside)
     return Verdict(v, why, shells.s, whole, inside)
 
 
-def effective_fraction(mask: np.ndarray) -> float:
+def effective_fraction(mask: np.ndarray, threads: int = 1) -> float:
     """Share of the box's independent Fourier coefficients left in maps multiplied by a soft
     ``mask``: (mean w^2)^2 / mean w^4, the effective sample size of a weighted sum (Kish).
     An FSC measured inside a mask holding a third of the box scatters about sqrt(3) times
     more than 2/sqrt(N) says; without this, shells where the half-map FSC is near zero
     (and its square root, the independence bound, is poorly known) were called suspect on
-    runs whose halves were independent (5ME2 with a supplied model, 3 outer shells)."""
-    sq = np.square(mask, dtype=np.float64)
-    w2, w4 = sq.mean(), np.square(sq).mean()
+    runs whose halves were independent (5ME2 with a supplied model, 3 outer shells).
+    Sums in float64 plane by plane (on ``threads`` threads, added in plane order): no
+    map-sized float64 temporaries."""
+    def plane(k):
+        sq = np.square(mask[k], dtype=np.float64)
+        return sq.sum(), np.square(sq, out=sq).sum()
+
+    sums = np.array(map_slabs(plane, range(mask.shape[0]), threads)).sum(axis=0)
+    w2, w4 = sums / mask.size
     return float(w2 * w2 / w4) if w4 > 0 else 1.0
 
 
@@ -284,20 +289,31 @@ def molecule_envelope(O1, O2, voxel_size, resolution_A: float, solvent_fraction:
     mask (sphere of 2 x resolution) of their FSC-weighted average, holding the molecular
     volume.  The weighting matters: the noise of the outer shells dominates the local rms of
     the plain average (its mask was uncorrelated with the molecule on the bundled example)."""
+    shells = shells or Shells.for_box(O1.shape, voxel_size)
+    return envelope_from_spectra(rfft(O1, threads), rfft(O2, threads), shells, resolution_A,
+                                 solvent_fraction, threads)
+
+
+def envelope_from_spectra(F1, F2, shells: Shells, resolution_A: float,
+                          solvent_fraction: float, threads: int = 1,
+                          half_fsc: np.ndarray | None = None) -> np.ndarray:
+    """:func:`molecule_envelope` from the half maps' spectra (left unchanged), e.g. the
+    transforms prepare has already; ``half_fsc``: fsc(F1, F2, shells) when known."""
     from .fsc import fsc_ref
     from .masking import local_rms, probabilistic_mask
-    shells = shells or Shells.for_box(O1.shape, voxel_size)
-    F1, F2 = rfft(O1, threads), rfft(O2, threads)
-    weight = shells.expand(fsc_ref(fsc(F1, F2, shells, threads)), threads)
-    F1 += F2
-    del F2
-    F1 *= np.float32(0.5)
-    F1 *= weight
-    del weight
-    weighted = irfft(F1, O1.shape, threads, overwrite=True)
-    del F1
-    return probabilistic_mask(local_rms(weighted, shells, 2.0 * resolution_A, threads),
-                              solvent_fraction)
+    if half_fsc is None:
+        half_fsc = fsc(F1, F2, shells, threads)
+    avg = F1 + F2
+    avg *= np.float32(0.5)
+
+    def weigh(sl, work, w):
+        avg[sl] *= w
+    shells.map_slabs(weigh, fsc_ref(half_fsc), threads=threads)
+    weighted = irfft(avg, shells.shape, threads, overwrite=True)
+    avg = None  # let go (not del: the closure above names it)
+    return probabilistic_mask(local_rms(weighted, shells, 2.0 * resolution_A, threads,
+                                        overwrite=True), solvent_fraction, overwrite=True,
+                              threads=threads)
 
 
 def verdict(out_dir) -> Verdict:
@@ -323,26 +339,32 @@ def verdict(out_dir) -> Verdict:
         check_same_grid(d, ci, info, f"density-modified half map {i}")
         C.append(d)
     box = res.get("box")
-    if box:
+    if box and "taper_voxels" in box:
+        # the run's analysed box with its soft edge, as the run assessed it
+        b = boxing.Box.from_dict(box, O1.shape)
+        O1, O2, C = boxing.cut(O1, b), boxing.cut(O2, b), [boxing.cut(c, b) for c in C]
+    elif box:  # a run of an earlier version, which did not record the soft edge
         sl = tuple(slice(a, b) for a, b in zip(box["lower"], box["upper"]))
         O1, O2, C = O1[sl], O2[sl], [c[sl] for c in C]
     return verdict_from_run(O1, O2, C[0], C[1], info.voxel_size, res)
 
 
 def verdict_from_run(O1, O2, C1, C2, voxel_size, results: dict, threads: int = 1,
-                     shells: Shells | None = None) -> Verdict:
+                     shells: Shells | None = None, envelope: np.ndarray | None = None
+                     ) -> Verdict:
     """The verdict of a run on its (boxed) maps, with the molecular envelope made from the
     original half maps when the run recorded its resolution and solvent fraction.  The
     pipeline calls this on what it writes, and ``resolvecryoem verdict`` on the files, so the
-    two always agree."""
-    envelope = None
-    try:
-        d = results["resolution"]["used"]
-        f = results["solvent_fraction"]["boxed"]
-    except (KeyError, TypeError):
-        pass
-    else:
-        envelope = molecule_envelope(O1, O2, voxel_size, d, f, threads, shells)
+    two always agree.  ``envelope``: :func:`molecule_envelope` of O1 and O2 with the run's
+    figures, made already (prepare makes it from the transforms it has)."""
+    if envelope is None:
+        try:
+            d = results["resolution"]["used"]
+            f = results["solvent_fraction"]["boxed"]
+        except (KeyError, TypeError):
+            pass
+        else:
+            envelope = molecule_envelope(O1, O2, voxel_size, d, f, threads, shells)
     v = verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope, threads, shells)
     independence = results.get("independence") or {}
     if independence.get("independent") is False:

@@ -114,3 +114,51 @@ def test_match_shell_rms_leaves_empty_shells_empty_and_leaks_nothing():
     assert np.allclose(got[full][1:-1], target[full][1:-1], rtol=0.1)
     assert np.all(np.isfinite(out)) and got.max() < 2 * target.max()
     assert np.all(got[shell_rms(F, shells) == 0] == 0)
+
+
+def test_masked_rfft_is_the_transform_of_the_product_to_the_bit():
+    from resolvecryoem.core.masking import masked_rfft
+    rng = np.random.default_rng(3)
+    for shape in ((32, 32, 32), (21, 30, 17)):
+        rho = rng.standard_normal(shape).astype(np.float32)
+        mask = rng.random(shape, dtype=np.float32)
+        for threads in (1, 2):
+            assert np.array_equal(masked_rfft(rho, mask, threads), rfft(rho * mask))
+
+
+def test_mask_threshold_and_quartiles_are_numpys_quantiles():
+    from resolvecryoem.core.masking import _threshold_and_quartiles_below
+    rng = np.random.default_rng(4)
+    big = 600_000  # more than the sample the order statistics are bracketed from
+    ties = np.concatenate([np.full(3000, -69.0), rng.standard_normal(1000)])  # lrms 0: tied
+    for x in (rng.standard_normal((20, 30, 17)), np.round(rng.standard_normal(4096), 1),
+              ties, np.full(512, 2.0), np.full(1, 3.0), rng.standard_normal(big),
+              np.where(rng.random(big) < 0.6, -69.0, rng.standard_normal(big)),
+              np.round(3 * rng.standard_normal(big)), np.sort(rng.exponential(size=big))):
+        x = x.astype(np.float32)
+        for f in (0.01, 0.3, 0.5, 0.75, 0.995):
+            t = np.quantile(x, f)
+            below = x[x <= t]
+            expected = (t, *np.quantile(below, [0.25, 0.75]))
+            got = _threshold_and_quartiles_below(x, f)
+            assert got == expected and [type(v) for v in got] == [type(v) for v in expected]
+
+
+def test_flatten_solvent_and_smooth_on_threads_are_the_plain_formulas():
+    from resolvecryoem.core.masking import flatten_solvent, smooth, sphere_kernel_spectrum
+    rng = np.random.default_rng(5)
+    rho, sh = _white(24, seed=5)
+    mask = rng.random(rho.shape, dtype=np.float32)
+    w = 1.0 - mask
+    mu = np.sum(w * rho, dtype=np.float64) / np.sum(w, dtype=np.float64)
+    expected = mask * rho + w * np.float32(mu)
+    for threads in (1, 2):
+        assert np.array_equal(flatten_solvent(rho, mask, threads), expected)
+        assert np.array_equal(smooth(rho, sh, 3.0, threads),
+                              irfft(rfft(rho) * sphere_kernel_spectrum(sh, 3.0), rho.shape))
+    lrms = local_rms(rho, sh, 3.0)
+    assert np.array_equal(lrms, np.sqrt(np.maximum(smooth(
+        (rho - np.float32(rho.mean(dtype=np.float64))) ** 2, sh, 3.0), 0)))
+    assert np.array_equal(local_rms(rho.copy(), sh, 3.0, 2, overwrite=True), lrms)
+    assert np.array_equal(probabilistic_mask(lrms, 0.7, threads=2),
+                          probabilistic_mask(lrms.copy(), 0.7, overwrite=True))

@@ -102,3 +102,16 @@ def test_a_perfect_independent_estimate_is_not_suspect_inside_the_molecule(seed)
     leaky = verdict_from_maps(h1, h2, 0.7 * h1 + 0.3 * h2, 0.7 * h2 + 0.3 * h1,
                               c.voxel_size, c.envelope)
     assert leaky.verdict == SUSPECT
+
+
+def test_envelope_from_the_spectra_is_the_envelope_of_the_maps(case):
+    from resolvecryoem.core.fourier import Shells, rfft
+    from resolvecryoem.core.validation import envelope_from_spectra, molecule_envelope
+    sh = Shells.for_box(case.half_map_1.shape, case.voxel_size)
+    F1, F2 = rfft(case.half_map_1), rfft(case.half_map_2)
+    kept = F1.copy(), F2.copy()
+    env = envelope_from_spectra(F1, F2, sh, 3.5, 0.6)
+    assert np.array_equal(env, molecule_envelope(case.half_map_1, case.half_map_2,
+                                                 case.voxel_size, 3.5, 0.6))
+    assert np.array_equal(F1, kept[0]) and np.array_equal(F2, kept[1])  # left unchanged
+    assert 0.3 < env.mean() < 0.5
