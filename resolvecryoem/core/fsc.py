@@ -6,19 +6,26 @@ import numpy as np
 from .fourier import Shells
 
 
-def cov(F1: np.ndarray, F2: np.ndarray, shells: Shells) -> np.ndarray:
+def cov(F1: np.ndarray, F2: np.ndarray, shells: Shells, threads: int = 1) -> np.ndarray:
     """Per-shell covariance: mean over the shell of Re(F1 conj(F2))."""
-    return shells.sum_products(F1, F2) / np.maximum(shells.count, 1)
+    return shells.sum_products(F1, F2, threads) / np.maximum(shells.count, 1)
 
 
-def power(F: np.ndarray, shells: Shells) -> np.ndarray:
+def power(F: np.ndarray, shells: Shells, threads: int = 1) -> np.ndarray:
     """Per-shell mean |F|^2."""
-    return shells.sum_products(F) / np.maximum(shells.count, 1)
+    return shells.sum_products(F, None, threads) / np.maximum(shells.count, 1)
 
 
-def fsc(F1: np.ndarray, F2: np.ndarray, shells: Shells) -> np.ndarray:
+def moments(pairs, shells: Shells, threads: int = 1) -> np.ndarray:
+    """Per-shell means of Re(A conj(B)) (|A|^2 for B None) of several (A, B) pairs,
+    (len(pairs), n): :func:`cov` / :func:`power` of each, in one pass over the spectra."""
+    return shells.sum_products_many(pairs, threads) / np.maximum(shells.count, 1)
+
+
+def fsc(F1: np.ndarray, F2: np.ndarray, shells: Shells, threads: int = 1) -> np.ndarray:
     """Fourier shell correlation of two half spectra."""
-    return fsc_from_moments(cov(F1, F2, shells), power(F1, shells), power(F2, shells))
+    c12, p1, p2 = moments([(F1, F2), (F1, None), (F2, None)], shells, threads)
+    return fsc_from_moments(c12, p1, p2)
 
 
 def fsc_from_moments(cov12: np.ndarray, power1: np.ndarray, power2: np.ndarray) -> np.ndarray:

@@ -269,7 +269,7 @@ def _input_box_resolution(maps: _Inputs, threads, rl) -> tuple:
     with rl.step("half-map FSC of the input box"):
         shells = Shells.for_box(maps.h1.shape, maps.info.voxel_size)
         F1, F2 = rfft(maps.h1, threads), rfft(maps.h2, threads)
-        curve = fsc(F1, F2, shells)
+        curve = fsc(F1, F2, shells, threads)
         d = resolution_at(curve, shells, 0.143)
         rl(f"half-map FSC = 0.143 at {d:.2f} A over the whole input box")
     return d, F1, F2, shells, curve
@@ -302,7 +302,7 @@ def _resolution_step(F1, F2, shells: Shells, params, path1, rl, half_fsc=None) -
     says loudly when the FSC does not fall before Nyquist."""
     with rl.step("resolution"):
         if half_fsc is None:  # else fsc(F1, F2, shells), computed already
-            half_fsc = fsc(F1, F2, shells)
+            half_fsc = fsc(F1, F2, shells, params.threads)
         if not has_signal(half_fsc, shells):
             raise InputError(f"{path1} and its partner share no signal: the half-map FSC "
                              f"does not rise above the noise level (3/sqrt(N)) in "
@@ -377,7 +377,7 @@ def _sharpening_step(F1, F2, shells, res, params, full, box, rl) -> tuple:
         aniso = anisotropy_correction(avg_F, shells, res["used"], threads=params.threads) \
             if params.remove_aniso else np.float32(1.0)
         avg_F *= aniso
-        rms_avg = shell_rms(avg_F, shells)
+        rms_avg = shell_rms(avg_F, shells, params.threads)
         del avg_F
         scale = half_map_sharpening_scale(rms_avg, shells, res["b_iso"], res["used"],
                                           params.density_modify_unsharpened_maps,
@@ -497,7 +497,7 @@ def shared_noise(half_fsc, b1, b2, near_molecule, shells: Shells, threads: int =
     F1 = rfft(b1 * w, threads)
     F2 = rfft(b2 * w, threads)
     del w
-    solvent = mean_outer(fsc(F1, F2, shells))
+    solvent = mean_outer(fsc(F1, F2, shells, threads))
     return {"solvent": solvent, "whole": whole, "shared": min(solvent, whole), "sigma": sigma}
 
 
@@ -607,7 +607,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     r_select = (s_grid <= 1.0 / meta["resolution"]["used"]) & (s_grid > 0)
     del s_grid
     C = O_i
-    rms_i = shell_rms(O_i, shells)
+    rms_i = shell_rms(O_i, shells, threads)
     ops = _symmetry_operators(meta, params)
     if ops:
         lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
@@ -630,15 +630,15 @@ def modify_half(state_dir, which: int, log=print) -> dict:
             del terms
             r = r_value(O_i, D, r_select)
             r_values.append(r)
-            w = half_weights(O_i, O_j, D, shells, o_moments)
+            w = half_weights(O_i, O_j, D, shells, o_moments, threads)
             del C
             if cycle < params.cycles:
                 # The next cycle starts from the recombined map brought back to the
                 # original's shell amplitudes: the recombination weights act like an FSC
                 # weighting, which the benchmark showed harms density modification's input.
                 # (After the last cycle only D is kept: finish recombines.)
-                C = w.apply(O_i, D, shells)
-                match_shell_rms(C, rms_i, shells)
+                C = w.apply(O_i, D, shells, threads)
+                match_shell_rms(C, rms_i, shells, threads)
             sel = shells.s <= 1.0 / dm_resolution
             rl(f"half map {which} cycle {cycle}: R-value {r:.3f}, mean weight of the "
                f"map-phasing coefficients {np.mean(w.w_d[sel]):.2f}, mean CC_ref "
@@ -749,8 +749,8 @@ class _ModelContext:
         own O and D recombined with per-half weights (per-shell scalars of the other half)."""
         O_i, O_j = self.load(f"O{half}"), self.load(f"O{3 - half}")
         D_i = self.load(f"D{half}")
-        w = half_weights(O_i, O_j, D_i, self.shells)
-        return w.apply(O_i, D_i, self.shells), w
+        w = half_weights(O_i, O_j, D_i, self.shells, threads=self.params.threads)
+        return w.apply(O_i, D_i, self.shells, self.params.threads), w
 
     def copy_path(self, half: int, copy: int) -> Path:
         """Where copy ``copy`` of half ``half`` is kept: mmCIF for built models (each its own
@@ -962,7 +962,7 @@ def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, 
     model, and map-model FSC of the refined models against the ORIGINAL half maps."""
     with rl.step("model-free map for comparison"):
         rec = recombine(standard.O1, standard.O2, standard.D1, standard.D2, standard.shells,
-                        full_map=standard.O_full)
+                        full_map=standard.O_full, threads=standard.params.threads)
         halves, _ = _delivered_half_spectra(standard, rec, RunLog(None))
         maps, fs, local_res = _final_maps(standard, rec, halves, RunLog(None))
         extra, _ = _write_maps_step(standard, rec, maps, fs, None, RunLog(None),
@@ -1019,7 +1019,7 @@ def _map_model_fsc(ctx, composite, written) -> dict:
     F = {h: rfft(written[f"original_half_map_{h}"]) for h in (1, 2)}
 
     def at_half(M, h):
-        return resolution_at(fsc(M, F[h], ctx.shells), ctx.shells, 0.5)
+        return resolution_at(fsc(M, F[h], ctx.shells, ctx.params.threads), ctx.shells, 0.5)
 
     out, lines = {}, []
     for h in (1, 2):
@@ -1080,7 +1080,8 @@ class _FinishState:
 
 def _recombination_step(st: _FinishState, rl):
     with rl.step("error model and recombination"):
-        rec = recombine(st.O1, st.O2, st.D1, st.D2, st.shells, full_map=st.O_full)
+        rec = recombine(st.O1, st.O2, st.D1, st.D2, st.shells, full_map=st.O_full,
+                        threads=st.params.threads)
         if st.O_full is None:
             rec.release()  # only its weights are used below
         rl("recombined the four maps (ALGORITHM.md section 6); the delivered half maps use "
@@ -1092,7 +1093,7 @@ def _delivered_half_spectra(st: _FinishState, rec, rl) -> tuple:
     """The two delivered half maps before final scaling (spectra), and notes on figures an
     option is not covered by."""
     p, threads = st.params, st.params.threads
-    H = [rec.full.apply(O, D, st.shells) for O, D in ((st.O1, st.D1), (st.O2, st.D2))]
+    H = [rec.full.apply(O, D, st.shells, threads) for O, D in ((st.O1, st.D1), (st.O2, st.D2))]
     notes = []
     if p.sigma_weighting:
         with rl.step("sigma weighting"):
@@ -1152,11 +1153,11 @@ def _final_maps(st: _FinishState, rec, H, rl, model_amplitude=None) -> tuple:
         for h in H:  # in place: the caller's list holds the same spectra
             h *= unwhiten
         F = 0.5 * (H[0] + H[1]) if st.O_full is None else _full_map_spectrum(st, rec, H)
-        level = shell_rms(0.5 * (st.O1 + st.O2), shells)
+        level = shell_rms(0.5 * (st.O1 + st.O2), shells, threads)
         low = (shells.s > 0) & (shells.s < 1 / 8.0)
         target = b_factor_scale(shells, st.meta["b_iso"]) * (
             np.mean(level[low]) if low.any() else 1.0)
-        fs = final_scale(shell_rms(F, shells), rec.full.cc_ref, target, shells,
+        fs = final_scale(shell_rms(F, shells, threads), rec.full.cc_ref, target, shells,
                          final_scale_with_fsc_ref=p.final_scale_with_fsc_ref,
                          geometric_scaling=p.geometric_scaling,
                          spectral_profile=spectral_profile(shells) if p.spectral_scaling
@@ -1165,7 +1166,7 @@ def _final_maps(st: _FinishState, rec, H, rl, model_amplitude=None) -> tuple:
         fs = hold_low_resolution(fs, shells)
         if model_amplitude is not None:
             fs = models.sharpening.model_final_scale(
-                shell_rms(F, shells), rec.full.cc_ref, model_amplitude, fs, shells,
+                shell_rms(F, shells, threads), rec.full.cc_ref, model_amplitude, fs, shells,
                 final_scale_with_fsc_ref=p.final_scale_with_fsc_ref)
         if p.blur_by_resolution:
             fs = fs * b_factor_scale(shells, 2.0 * st.resolution)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fourier import Shells
-from .fsc import cov, power
+from .fsc import moments
 
 
 @dataclass
@@ -32,12 +32,20 @@ class Weights:
     w_d: np.ndarray
     cc_ref: np.ndarray
 
-    def apply(self, O: np.ndarray, D: np.ndarray, shells: Shells) -> np.ndarray:
+    def apply(self, O: np.ndarray, D: np.ndarray, shells: Shells,
+              threads: int = 1) -> np.ndarray:
         """w_o O + w_d D (weights interpolated between shell centres), complex64; slab by
-        slab, so that no weight map or product of the whole spectrum is made."""
+        slab (on ``threads`` threads), so that no weight map or product of the whole
+        spectrum is made."""
         out = np.empty(np.broadcast_shapes(O.shape, D.shape), np.complex64)
-        for sl, wo, wd in shells.expand_slabs(self.w_o, self.w_d):
-            out[sl] = wo * O[sl] + wd * D[sl]
+
+        def one(sl, work, wo, wd):
+            t = work.buffer("apply", np.complex64, out[sl].shape)
+            np.multiply(wo, O[sl], out=out[sl])
+            np.multiply(wd, D[sl], out=t)
+            out[sl] += t
+        shells.map_slabs(one, self.w_o, self.w_d, threads=threads,
+                         buffers=[("apply", np.complex64)])
         return out
 
 
@@ -58,18 +66,18 @@ class Recombination:
     @functools.cached_property
     def C1(self) -> np.ndarray:
         m = self._inputs()
-        return self.half[0].apply(m["O1"], m["D1"], m["shells"])
+        return self.half[0].apply(m["O1"], m["D1"], m["shells"], m["threads"])
 
     @functools.cached_property
     def C2(self) -> np.ndarray:
         m = self._inputs()
-        return self.half[1].apply(m["O2"], m["D2"], m["shells"])
+        return self.half[1].apply(m["O2"], m["D2"], m["shells"], m["threads"])
 
     @functools.cached_property
     def F(self) -> np.ndarray:
         m = self._inputs()
         O = 0.5 * (m["O1"] + m["O2"]) if m["O"] is None else m["O"]
-        return self.full.apply(O, 0.5 * (m["D1"] + m["D2"]), m["shells"])
+        return self.full.apply(O, 0.5 * (m["D1"] + m["D2"]), m["shells"], m["threads"])
 
     def release(self) -> None:
         """Forget the input maps (spectra computed already stay)."""
@@ -104,21 +112,39 @@ def smoothed(values: np.ndarray, shells: Shells, half_width: int = SMOOTH_SHELLS
 class _Moments:
     """Smoothed per-shell second moments of named spectra, each computed once."""
 
-    def __init__(self, shells: Shells, fixed: dict | None = None, **spectra):
+    def __init__(self, shells: Shells, fixed: dict | None = None, threads: int = 1,
+                 **spectra):
         """``fixed``: a dict kept by the caller across calls with the same O spectra (the
-        cycles of one half map): moments of the O maps alone are taken once and kept there."""
+        cycles of one half map): moments of the O maps alone are taken once and kept there.
+        ``threads``: threads of the shell sums."""
         self.shells, self.maps, self._cache = shells, spectra, {}
-        self._fixed = fixed
+        self._fixed, self.threads = fixed, threads
+
+    @staticmethod
+    def _key(x: str, y: str | None) -> tuple:
+        return (x, y) if y is None or x <= y else (y, x)
+
+    def _store(self, key: tuple) -> dict:
+        return self._fixed if self._fixed is not None and all(
+            k is None or k.startswith("O") for k in key) else self._cache
+
+    def need(self, *pairs) -> None:
+        """Compute the moments of all these (x, y or None) pairs not known yet in one pass
+        over the spectra (each spectrum read once per slab for all of them)."""
+        keys = list(dict.fromkeys(self._key(x, y) for x, y in pairs))
+        keys = [k for k in keys if k not in self._store(k)]
+        if not keys:
+            return
+        raw = moments([(self.maps[x], None if y is None else self.maps[y]) for x, y in keys],
+                      self.shells, self.threads)
+        for k, r in zip(keys, raw):
+            self._store(k)[k] = smoothed(r, self.shells)
 
     def __call__(self, x: str, y: str | None = None) -> np.ndarray:
-        key = (x, y) if y is None or x <= y else (y, x)
-        store = self._fixed if self._fixed is not None and all(
-            k is None or k.startswith("O") for k in key) else self._cache
-        if key not in store:
-            X = self.maps[x]
-            raw = power(X, self.shells) if y is None else cov(X, self.maps[y], self.shells)
-            store[key] = smoothed(raw, self.shells)
-        return store[key]
+        key = self._key(x, y)
+        if key not in self._store(key):
+            self.need((x, y))
+        return self._store(key)[key]
 
 
 def _signal_variance(m: _Moments, shells: Shells) -> tuple:
@@ -180,22 +206,27 @@ def best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted) -> Weights:
 
 def _half_weights(m: _Moments, i: int, shells: Shells) -> Weights:
     oi, oj, di = f"O{i}", f"O{3 - i}", f"D{i}"
+    m.need(("O1", "O2"), ("O1", None), ("O2", None), (di, oj), (oi, None), (di, None),
+           (oi, di))
     var_s, trusted = _signal_variance(m, shells)
     a = m(di, oj) / var_s
     return best_linear_weights(m(oi), m(di), m(oi, di), var_s, a, trusted)
 
 
-def half_weights(O_i, O_j, D_i, shells: Shells, fixed: dict | None = None) -> Weights:
+def half_weights(O_i, O_j, D_i, shells: Shells, fixed: dict | None = None,
+                 threads: int = 1) -> Weights:
     """Weights for one half map from its own O_i and D_i and the OTHER original half O_j.
 
     Needs nothing of the other half's density modification, so both halves can be processed
     independently (and in parallel) in every cycle.  ``fixed``: an empty dict first, then the
     same dict on every later call with the same O_i and O_j (their moments are kept there).
+    ``threads``: threads of the shell sums.
     """
-    return _half_weights(_Moments(shells, fixed, O1=O_i, O2=O_j, D1=D_i), 1, shells)
+    return _half_weights(_Moments(shells, fixed, threads, O1=O_i, O2=O_j, D1=D_i), 1, shells)
 
 
-def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
+def recombine(O1, O2, D1, D2, shells: Shells, full_map=None, threads: int = 1
+              ) -> Recombination:
     """Recombine the four maps: per-half maps C1, C2 and the joint full map F.
 
     The joint estimate uses (mean O, mean D), whose moments follow from those of the four
@@ -216,11 +247,14 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None) -> Recombination:
         cov_od = 0.25 * (m("O1", "D1") + m("O1", "D2") + m("O2", "D1") + m("O2", "D2"))
     else:
         m.maps["M"] = full_map
+        m.need(("M", None), ("M", "O1"), ("M", "O2"), ("M", "D1"), ("M", "D2"))
         k = 0.5 * (m("M", "O1") + m("M", "O2")) / np.maximum(m("M"), 1e-300)
         k = np.where(k > 0, k, 0.0)
-        O = (shells.expand(k) * full_map).astype(np.complex64)
+        O = np.empty(full_map.shape, np.complex64)  # expand(k) full_map, slab by slab
+        shells.map_slabs(lambda sl, work, v: np.multiply(v, full_map[sl], out=O[sl]), k,
+                         threads=threads)
         var_o = k * k * m("M")
         cov_od = 0.5 * k * (m("M", "D1") + m("M", "D2"))
     full = best_linear_weights(var_o, var_d, cov_od, var_s, a, trusted)
     return Recombination((w1, w2), full, var_s, a, trusted,
-                         dict(O1=O1, O2=O2, D1=D1, D2=D2, O=O, shells=shells))
+                         dict(O1=O1, O2=O2, D1=D1, D2=D2, O=O, shells=shells, threads=threads))

@@ -35,12 +35,13 @@ def hold_low_resolution(scale: np.ndarray, shells: Shells,
     return out
 
 
-def shell_rms(F: np.ndarray, shells: Shells) -> np.ndarray:
+def shell_rms(F: np.ndarray, shells: Shells, threads: int = 1) -> np.ndarray:
     """Root-mean-square amplitude per shell."""
-    return np.sqrt(np.maximum(power(F, shells), 0.0))
+    return np.sqrt(np.maximum(power(F, shells, threads), 0.0))
 
 
-def match_shell_rms(F: np.ndarray, rms_target: np.ndarray, shells: Shells) -> np.ndarray:
+def match_shell_rms(F: np.ndarray, rms_target: np.ndarray, shells: Shells,
+                    threads: int = 1) -> np.ndarray:
     """F scaled in place, shell by shell, to the rms amplitudes ``rms_target``.
 
     Shells where F is zero (beyond the density-modification resolution the recombined map
@@ -49,7 +50,7 @@ def match_shell_rms(F: np.ndarray, rms_target: np.ndarray, shells: Shells) -> np
     centres, and rms_target / 0 would leak into the last non-empty shell and overflow (seen
     as an overflow warning in fsc.power on a 112x96x80 map).
     """
-    rms = shell_rms(F, shells)
+    rms = shell_rms(F, shells, threads)
     target = np.asarray(rms_target, dtype=np.float64)
     ok = rms > 1e-6 * max(float(target.max()), 1e-30)
     factor = np.zeros_like(target)
@@ -57,8 +58,9 @@ def match_shell_rms(F: np.ndarray, rms_target: np.ndarray, shells: Shells) -> np
         idx = np.arange(len(rms))
         factor[ok] = target[ok] / rms[ok]
         factor[~ok] = np.interp(idx[~ok], idx[ok], factor[ok])  # ends: nearest valid
-    for sl, v in shells.expand_slabs(factor):  # no factor map of the whole spectrum
+    def one(sl, work, v):
         F[sl] *= v
+    shells.map_slabs(one, factor, threads=threads)  # no factor map of the whole spectrum
     return F
 
 

@@ -31,7 +31,7 @@ from . import boxing, mapio
 from .checks import check_same_grid
 from .errors import InputError
 from .fourier import Shells, irfft, rfft
-from .fsc import cov, fsc, fsc_from_moments, power, resolution_at
+from .fsc import fsc, fsc_from_moments, moments, resolution_at
 from .parallel import map_slabs
 from .sharpening import lowpass, shell_rms
 
@@ -76,17 +76,20 @@ class Evidence:
                 for k, v in self.__dict__.items()}
 
 
-def shell_moments(spectrum, shells: Shells) -> dict:
+def shell_moments(spectrum, shells: Shells, threads: int = 1) -> dict:
     """The per-shell powers and covariances the evidence needs.  ``spectrum(name)`` makes the
     spectrum of "O1", "O2", "C1" or "C2", each once: the pairs O1-O2, C2-O1, C1-O2, C1-C2
-    need three spectra held at once (with two, O1 had to be transformed twice)."""
+    need three spectra held at once (with two, O1 had to be transformed twice).  The moments
+    of the spectra held together are taken in one pass (fsc.moments), on ``threads``
+    threads."""
     O1, O2 = spectrum("O1"), spectrum("O2")
-    m = {"O1": power(O1, shells), "O2": power(O2, shells), "O1O2": cov(O1, O2, shells)}
+    m = dict(zip(("O1", "O2", "O1O2"), moments([(O1, None), (O2, None), (O1, O2)], shells,
+                                                threads)))
     C2 = spectrum("C2")
-    m["C2"], m["C2O1"] = power(C2, shells), cov(C2, O1, shells)
+    m["C2"], m["C2O1"] = moments([(C2, None), (C2, O1)], shells, threads)
     del O1
     C1 = spectrum("C1")
-    m["C1"], m["C1O2"], m["C1C2"] = power(C1, shells), cov(C1, O2, shells), cov(C1, C2, shells)
+    m["C1"], m["C1O2"], m["C1C2"] = moments([(C1, None), (C1, O2), (C1, C2)], shells, threads)
     return m
 
 
@@ -240,12 +243,12 @@ def verdict_from_maps(O1, O2, C1, C2, voxel_size, envelope=None, threads: int = 
     # Spectra made one at a time as the moments ask for them, three held at most; the maps
     # multiplied by the envelope plane by plane inside the transform (no map-sized product).
     whole = evidence_from_moments(
-        shell_moments(lambda k: rfft(maps[k], threads), shells), shells)
+        shell_moments(lambda k: rfft(maps[k], threads), shells, threads), shells)
     inside = None
     if envelope is not None:
         inside = evidence_from_moments(
-            shell_moments(lambda k: masked_rfft(maps[k], envelope, threads), shells), shells,
-            effective_fraction(envelope, threads))
+            shell_moments(lambda k: masked_rfft(maps[k], envelope, threads), shells, threads),
+            shells, effective_fraction(envelope, threads))
     v, why = _overall(whole, inside)
     return Verdict(v, why, shells.s, whole, inside)
 
@@ -299,13 +302,15 @@ def envelope_from_spectra(F1, F2, shells: Shells, resolution_A: float,
     from .fsc import fsc_ref
     from .masking import local_rms, probabilistic_mask
     if half_fsc is None:
-        half_fsc = fsc(F1, F2, shells)
+        half_fsc = fsc(F1, F2, shells, threads)
     avg = F1 + F2
     avg *= np.float32(0.5)
-    for sl, w in shells.expand_slabs(fsc_ref(half_fsc)):
+
+    def weigh(sl, work, w):
         avg[sl] *= w
+    shells.map_slabs(weigh, fsc_ref(half_fsc), threads=threads)
     weighted = irfft(avg, shells.shape, threads, overwrite=True)
-    del avg
+    avg = None  # let go (not del: the closure above names it)
     return probabilistic_mask(local_rms(weighted, shells, 2.0 * resolution_A, threads,
                                         overwrite=True), solvent_fraction, overwrite=True,
                               threads=threads)
