@@ -235,7 +235,10 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None, threads: int = 1
     half-map average.  Its signal is brought onto the average's scale shell by shell
     (least-squares scale onto the half-map average) and its error assumed no larger.
     """
-    m = _Moments(shells, O1=O1, O2=O2, D1=D1, D2=D2)
+    m = _Moments(shells, threads=threads, O1=O1, O2=O2, D1=D1, D2=D2)
+    # all ten moments of the four maps in one pass over them
+    m.need(("O1", None), ("O2", None), ("D1", None), ("D2", None), ("O1", "O2"), ("D1", "D2"),
+           ("O1", "D1"), ("O1", "D2"), ("O2", "D1"), ("O2", "D2"))
     var_s, trusted = _signal_variance(m, shells)
     a = 0.5 * (m("D1", "O2") + m("D2", "O1")) / var_s
     w1, w2 = _half_weights(m, 1, shells), _half_weights(m, 2, shells)
