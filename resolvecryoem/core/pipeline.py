@@ -166,7 +166,6 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
         del O1, O2
     noise = irfft(diff, shells.shape, params.threads, overwrite=True)
     del diff
-    _save_start_maps(state, rho_full, noise)
     solvent_h, molecule_h, s_noise = _histogram_step(noise, shells, rho_full, p_molecule,
                                                      res["used"], params.threads, rl)
     del rho_full, noise
@@ -429,17 +428,6 @@ def _solvent_mask_step(O1, O2, keep, shells, mask_map, box, res, f_boxed, thread
     return rho_full, p_molecule
 
 
-def _save_start_maps(state: Path, rho_full, noise) -> None:
-    """The map each half's first density-modification cycle starts from, irfft(O_i keep),
-    made from the two prepare already has: rho_full +- noise / 2 (the average and the
-    difference of the half maps, both to dm_resolution; equal to rounding), which spares
-    each half an inverse transform of the analysed box."""
-    for which, sign in ((1, 0.5), (2, -0.5)):
-        rho = noise * np.float32(sign)
-        rho += rho_full
-        np.save(state / f"rho_start{which}.npy", rho)
-
-
 # Shared noise: the solvent-region FSC of independent half maps is 0 +- 1/sqrt(N); above
 # this fraction (and 4 sigma) the half maps share noise; above REFUSE they are one map.
 SHARED_NOISE_WARN, SHARED_NOISE_REFUSE = 0.05, 0.9
@@ -618,8 +606,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     for cycle in range(1, params.cycles + 1):
         with rl.step(f"half map {which}: density modification cycle {cycle}/{params.cycles}"):
             D = None  # the last cycle's is kept, not every one's
-            rho = np.load(state / f"rho_start{which}.npy") if cycle == 1 else \
-                irfft(C * keep, shape, threads, overwrite=True)
+            rho = irfft(C * keep, shape, threads, overwrite=True)
             target = symmetry.symmetry_target(rho, ops, p_molecule, meta["voxel_size"],
                                               start_boxed) if ops else None
             # map_phasing in two halves, the map let go before the second one's transform
