@@ -129,6 +129,18 @@ class Shells:
         """|s| (1/A, float32) of the coefficients of one slab (``s_grid[sl]``)."""
         return _s_slab(self.freq, sl)
 
+    def s_between(self, above: float, up_to: float, threads: int = 1) -> np.ndarray:
+        """Boolean mask (half-spectrum shape) of the coefficients with above < |s| <= up_to
+        (1/A), made slab by slab (no |s| grid of the whole spectrum)."""
+        out = np.empty(self.index.shape, bool)
+
+        def slab(sl):
+            s = self.s_slab(sl)
+            np.logical_and(s > above, s <= up_to, out=out[sl])
+
+        map_slabs(slab, self.slabs(), threads)
+        return out
+
     @property
     def n(self) -> int:
         return len(self.s)

@@ -152,7 +152,7 @@ def _prepare(path1, path2, params, seq_file, full_map, mask, state, rl):
     _envelope_step(F1, F2, shells, res, f_boxed, params.threads, state, rl)
     O1, O2, O_full, scale = _sharpening_step(F1, F2, shells, res, params, maps.full, box, rl)
     del F1, F2  # O1, O2 now (scaled in place)
-    keep = lowpass(shells, res["dm_resolution"])
+    keep = lowpass(shells, res["dm_resolution"], threads=params.threads)
     rho_full, p_molecule = _solvent_mask_step(O1, O2, keep, shells, maps.mask, box, res,
                                               f_boxed, params.threads, rl)
     # All the histograms need of the spectra is their difference: the spectra are saved and
@@ -588,12 +588,10 @@ def modify_half(state_dir, which: int, log=print) -> dict:
     if not params.use_molecule_histogram:
         molecule = flat_histogram(molecule)
     dm_resolution = meta["resolution"]["dm_resolution"]
-    keep = lowpass(shells, dm_resolution)
+    keep = lowpass(shells, dm_resolution, threads=threads)
     # R over the shells that carry signal (beyond the resolution the coefficients are mostly
     # noise and R tends to 1 whatever the map).
-    s_grid = shells.s_grid
-    r_select = (s_grid <= 1.0 / meta["resolution"]["used"]) & (s_grid > 0)
-    del s_grid
+    r_select = shells.s_between(0.0, 1.0 / meta["resolution"]["used"], threads)
     C = O_i
     rms_i = shell_rms(O_i, shells, threads)
     ops = _symmetry_operators(meta, params)

@@ -202,17 +202,25 @@ def spectral_profile(shells: Shells) -> np.ndarray:
     return np.interp(shells.s, table[:, 0], table[:, 1])
 
 
-def lowpass(shells: Shells, d_min_A: float, width_A: float | None = None) -> np.ndarray:
+def lowpass(shells: Shells, d_min_A: float, width_A: float | None = None,
+            threads: int = 1) -> np.ndarray:
     """Soft low-pass (half-spectrum shape, float32): 1 below 1/d_min, cosine to 0 over a band.
 
     The band spans one shell width beyond 1/d_min unless ``width_A`` (in 1/s units: the band
     ends at 1/(d_min - width_A)) says otherwise; a soft edge avoids ripples in the map.
+    Made slab by slab on ``threads`` threads.
     """
     s0 = 1.0 / d_min_A
     band = (shells.s[1] - shells.s[0]) * 2.0 if width_A is None else \
         1.0 / max(d_min_A - width_A, 1e-3) - s0
-    t = np.clip((shells.s_grid - s0) / band, 0.0, 1.0)
-    return (0.5 * (1.0 + np.cos(np.pi * t))).astype(np.float32)
+    out = np.empty(shells.index.shape, np.float32)
+
+    def slab(sl):
+        t = np.clip((shells.s_slab(sl) - s0) / band, 0.0, 1.0)
+        out[sl] = 0.5 * (1.0 + np.cos(np.pi * t))
+
+    map_slabs(slab, shells.slabs(), threads)
+    return out
 
 
 def final_scale(rms_final: np.ndarray, cc_ref: np.ndarray, rms_target: np.ndarray,
