@@ -12,6 +12,11 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from .errors import InputError
+from .parallel import map_slabs
+
+# Voxels per piece of the histogram binning: its temporaries (about 30 bytes per voxel) are
+# made in the worker threads, whose malloc arenas keep them for the run.
+PIECE_VOXELS = 1 << 18
 
 _N_BINS = 512
 _TAIL = 1e-6  # floor of the density relative to its peak: ln p stays finite
@@ -123,7 +128,8 @@ def added_noise_sd(var_half: float) -> float:
 
 def density_histograms(rho: np.ndarray, p_molecule: np.ndarray, added_noise_sd: float,
                        value_range: tuple | None = None, n_bins: int = _N_BINS,
-                       smoothing_bins: float = 1.5, solvent_values: np.ndarray | None = None):
+                       smoothing_bins: float = 1.5, solvent_values: np.ndarray | None = None,
+                       threads: int = 1):
     """Solvent and molecule histograms of a full map, as expected for a half map.
 
     Each voxel counts in the molecule histogram with weight P_M(x) and in the solvent one with
@@ -150,24 +156,30 @@ def density_histograms(rho: np.ndarray, p_molecule: np.ndarray, added_noise_sd: 
     centres = 0.5 * (edges[1:] + edges[:-1])
     step = edges[1] - edges[0]
     # Bin index by arithmetic + bincount (np.histogram sorts when given weights), a piece at
-    # a time: indices and weights are 64-bit in bincount.
+    # a time (indices and weights are 64-bit in bincount), the pieces on ``threads`` threads
+    # and their counts added in piece order (the same sums for any thread count).
     r, pm = rho.reshape(-1), p_molecule.reshape(-1)
     svf = sv.reshape(-1)
-    counts = {"solvent": np.zeros(n_bins), "molecule": np.zeros(n_bins)}
-    size = {"solvent": 0.0, "molecule": 0.0}  # voxels (summed weights) in each region
 
     def bins(values):
         return np.clip(((values - edges[0]) / step).astype(np.intp), 0, n_bins - 1)
 
-    for lo in range(0, r.size, 1 << 20):
-        sl = slice(lo, lo + (1 << 20))
+    def piece(start):
+        sl = slice(start, start + PIECE_VOXELS)
         ws = 1.0 - pm[sl]
-        size["solvent"] += float(np.sum(ws, dtype=np.float64))
-        size["molecule"] += float(np.sum(pm[sl], dtype=np.float64))
         # The solvent histogram from confidently solvent voxels only.
-        counts["solvent"] += np.bincount(bins(svf[sl]), weights=ws ** _SOLVENT_CONFIDENCE_POWER,
-                                         minlength=n_bins)
-        counts["molecule"] += np.bincount(bins(r[sl]), weights=pm[sl], minlength=n_bins)
+        return (float(np.sum(ws, dtype=np.float64)), float(np.sum(pm[sl], dtype=np.float64)),
+                np.bincount(bins(svf[sl]), weights=ws ** _SOLVENT_CONFIDENCE_POWER,
+                            minlength=n_bins),
+                np.bincount(bins(r[sl]), weights=pm[sl], minlength=n_bins))
+
+    counts = {"solvent": np.zeros(n_bins), "molecule": np.zeros(n_bins)}
+    size = {"solvent": 0.0, "molecule": 0.0}  # voxels (summed weights) in each region
+    for n_s, n_m, c_s, c_m in map_slabs(piece, range(0, r.size, PIECE_VOXELS), threads):
+        size["solvent"] += n_s
+        size["molecule"] += n_m
+        counts["solvent"] += c_s
+        counts["molecule"] += c_m
     out = []
     for region in ("solvent", "molecule"):
         h = counts[region]

@@ -505,7 +505,7 @@ def _histogram_step(diff, shells, rho_full, p_molecule, resolution, threads, rl)
         mu = float(np.sum(w_s * rho_full, dtype=np.float64) / max(np.sum(w_s), 1e-30))
         solvent_h, molecule_h = density_histograms(
             rho_full, p_molecule, added_noise_sd(var_half),
-            solvent_values=normalise_noise(rho_full, s_noise, mu))
+            solvent_values=normalise_noise(rho_full, s_noise, mu), threads=threads)
         rl(f"solvent histogram mean {solvent_h.mean():.3g} sd "
            f"{np.sqrt(solvent_h.variance()):.3g}; molecule mean {molecule_h.mean():.3g} sd "
            f"{np.sqrt(molecule_h.variance()):.3g}; half-map noise sd {np.sqrt(var_half):.3g}")
