@@ -21,9 +21,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.run import make_case  # noqa: E402
+from benchmarks.run import write_speed_pair  # noqa: E402
 from benchmarks.steps import tracking_steps  # noqa: E402
-from resolvecryoem.core import mapio, pipeline  # noqa: E402
+from resolvecryoem.core import pipeline  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
 
 
@@ -36,12 +36,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="resolvecryoem-mem-"))
     try:
-        case = make_case("5me2", 3.5, box=args.n, seed=7)
-        info = mapio.map_info(case["shape"], case["voxel"], case["start"])
-        paths = [work / "h1.mrc", work / "h2.mrc"]
-        mapio.write_map(paths[0], case["h1"], info)
-        mapio.write_map(paths[1], case["h2"], info)
-        del case
+        paths = write_speed_pair(args.n, work)
         peaks = profile(paths, work / "out", DensityModificationParams(
             molecular_mass=64000, box_before_analysis=args.boxed, nproc=args.threads))
     finally:
