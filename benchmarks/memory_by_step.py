@@ -9,7 +9,6 @@ finding which step sets the peak; the benchmark's speed rows give the whole run'
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -22,17 +21,13 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.run import write_speed_pair  # noqa: E402
-from benchmarks.steps import tracking_steps  # noqa: E402
+from benchmarks.steps import step_parser, tracking_steps  # noqa: E402
 from resolvecryoem.core import pipeline  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("n", type=int)
-    p.add_argument("--boxed", action="store_true", help="default boxing (else the whole box)")
-    p.add_argument("--threads", type=int, default=2)
+    p = step_parser(__doc__)
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="resolvecryoem-mem-"))
     try:

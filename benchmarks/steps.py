@@ -2,6 +2,7 @@
 transforms) to the steps of a run made in their own process."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import time
 
@@ -31,3 +32,13 @@ def tracking_steps(current: list, durations: dict | None = None):
         yield current
     finally:
         runlog.RunLog.step = original
+
+
+def step_parser(doc: str) -> argparse.ArgumentParser:
+    """Arguments of the per-step benchmarks: box edge n, --boxed, --threads."""
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("n", type=int, help="box edge of the speed case (voxels)")
+    p.add_argument("--boxed", action="store_true", help="default boxing (else the whole box)")
+    p.add_argument("--threads", type=int, default=2)
+    return p

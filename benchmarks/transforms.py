@@ -11,7 +11,6 @@ how much is everything else.  ``--save`` writes benchmarks/results/transforms_<n
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import shutil
@@ -25,7 +24,7 @@ import scipy.fft
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.run import write_speed_pair  # noqa: E402
-from benchmarks.steps import tracking_steps  # noqa: E402
+from benchmarks.steps import step_parser, tracking_steps  # noqa: E402
 from resolvecryoem.core import pipeline  # noqa: E402
 from resolvecryoem.core.allocator import reuse_freed_memory  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
@@ -35,11 +34,7 @@ COUNTED = ("rfftn", "irfftn", "fftn", "ifftn", "irfft", "rfft")
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("n", type=int)
-    p.add_argument("--boxed", action="store_true", help="default boxing (else the whole box)")
-    p.add_argument("--threads", type=int, default=2)
+    p = step_parser(__doc__)
     p.add_argument("--save", action="store_true")
     args = p.parse_args(argv)
     reuse_freed_memory()
