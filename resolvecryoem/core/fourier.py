@@ -7,7 +7,6 @@ NOT used here: ``voxel_size`` follows the array axes, (vz, vy, vx)).  Spectra ar
 """
 from __future__ import annotations
 
-import queue
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,7 +103,7 @@ class Shells:
         half = shape[:-1] + (shape[-1] // 2 + 1,)
         index = np.empty(half, np.uint16 if n_shells <= 1 << 16 else np.int32)
         count = np.zeros(n_shells)
-        slabs = _slabs(half)
+        slabs = slabs_of(half)
         # The slab's multiplicities in float64 and its indices in intp, the types bincount
         # works in (given float32 weights it converts them on every call, 3x slower).
         mult = np.broadcast_to(weight, (slabs[0].stop,) + half[1:]).astype(np.float64).ravel()
@@ -154,7 +153,7 @@ class Shells:
         """Slices along the first axis of about SLAB_COEFFICIENTS coefficients each: shell
         sums and expansions go slab by slab, so their temporaries stay small (bincount
         converts indices and weights to 64 bits: 12 bytes per coefficient at once otherwise)."""
-        return _slabs(self.index.shape)
+        return slabs_of(self.index.shape)
 
     def sum(self, values: np.ndarray, threads: int = 1) -> np.ndarray:
         """Sum over each shell of a real half-spectrum quantity, Friedel mates included."""
@@ -244,33 +243,24 @@ class Shells:
         named buffers ``fn`` asks the work for.  ``fn`` writes only to its own slab of any
         shared output."""
         interp = _ShellInterpolation(self, per_shell) if per_shell else None
-        slabs = self.slabs()
-        # The threads' buffers are made here, in the calling thread: made in a worker they
-        # come from that thread's malloc arena, which keeps the memory after the loop (40 MB
-        # more peak memory on a 256^3 run).
         names = list(buffers) + (interp.buffers() if interp is not None else [])
-        works = queue.SimpleQueue()
-        for _ in range(max(1, min(int(threads), len(slabs)))):
-            works.put(_SlabWork(self, names))
 
-        def run(sl):
-            work = works.get()
-            try:
-                vals = interp.slab(sl, work) if interp is not None else ()
-                return fn(sl, work, *vals)
-            finally:
-                works.put(work)
-        return map_slabs(run, slabs, threads)
+        def run(sl, work):
+            vals = interp.slab(sl, work) if interp is not None else ()
+            return fn(sl, work, *vals)
+        return map_slabs(run, self.slabs(), threads, lambda: _SlabWork(self, names))
 
     def significance(self) -> np.ndarray:
         """2 / sqrt(number of coefficients): an FSC below this is indistinguishable from 0."""
         return 2.0 / np.sqrt(np.maximum(self.count / 2.0, 1.0))
 
 
-def _slabs(half_shape) -> list:
-    per = int(np.prod(half_shape[1:]))
+def slabs_of(shape) -> list:
+    """Slices along the first axis of about SLAB_COEFFICIENTS elements each, for an array of
+    ``shape`` (a half spectrum, or a map)."""
+    per = int(np.prod(shape[1:]))
     step = max(1, SLAB_COEFFICIENTS // max(per, 1))
-    return [slice(a, a + step) for a in range(0, half_shape[0], step)]
+    return [slice(a, a + step) for a in range(0, shape[0], step)]
 
 
 def _s_slab(freq, sl: slice) -> np.ndarray:

@@ -15,12 +15,11 @@ histogram is what map-likelihood phasing adds beyond flipping.
 """
 from __future__ import annotations
 
-import queue
 from dataclasses import dataclass
 
 import numpy as np
 
-from .fourier import half_spectrum_multiplicity, rfft
+from .fourier import half_spectrum_multiplicity, rfft, slabs_of
 from .histograms import DensityHistogram, grid_position
 from .parallel import map_slabs
 
@@ -100,20 +99,13 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
     g1_out = np.empty(n, np.float32)
     g_out = np.empty(n, np.float32) if with_g else None
     pieces = [slice(lo, min(lo + CHUNK_VOXELS, n)) for lo in range(0, n, CHUNK_VOXELS)]
-    free = queue.SimpleQueue()  # one set of buffers per thread, handed from piece to piece
-    for _ in range(max(1, min(int(threads), len(pieces)))):
-        free.put(_Buffers(min(BLOCK_VOXELS, n), min(CHUNK_VOXELS, n)))
 
-    def piece(sl):
-        b = free.get()
-        try:
-            g2 = b.g2[:sl.stop - sl.start]
-            for lo in range(sl.start, sl.stop, BLOCK_VOXELS):
-                blk = slice(lo, min(lo + BLOCK_VOXELS, sl.stop))
-                _block_terms(blk, b, g2[blk.start - sl.start:blk.stop - sl.start])
-            return float(np.sum(g2, dtype=np.float64))
-        finally:
-            free.put(b)
+    def piece(sl, b):  # b: this thread's buffers, handed from piece to piece
+        g2 = b.g2[:sl.stop - sl.start]
+        for lo in range(sl.start, sl.stop, BLOCK_VOXELS):
+            blk = slice(lo, min(lo + BLOCK_VOXELS, sl.stop))
+            _block_terms(blk, b, g2[blk.start - sl.start:blk.stop - sl.start])
+        return float(np.sum(g2, dtype=np.float64))
 
     def _block_terms(sl, b, g2):
         m = sl.stop - sl.start
@@ -168,7 +160,8 @@ def likelihood_terms(rho: np.ndarray, p_molecule: np.ndarray, solvent: DensityHi
             g2 -= w * (iv if sc is None else sc * sc * iv)
 
     sum_g2 = 0.0
-    for s in map_slabs(piece, pieces, threads):
+    for s in map_slabs(piece, pieces, threads,
+                       lambda: _Buffers(min(BLOCK_VOXELS, n), min(CHUNK_VOXELS, n))):
         sum_g2 += s
     curvature = sum_g2 / max(n, 1)
     if not curvature < 0:
@@ -231,7 +224,7 @@ def newton_step(F: np.ndarray, terms: LikelihoodTerms, keep: np.ndarray, threads
     terms.g1 = None  # transformed; not kept alive beside the spectra
     if noise_scale is not None:
         map_slabs(lambda sl: np.multiply(g1[sl], noise_scale[sl], out=g1[sl]),
-                  _plane_slabs(g1.shape), threads)
+                  slabs_of(g1.shape), threads)
     step = rfft(g1, threads)
     g1 = None  # let go (not del: the lambda above names it)
     scale = np.float32(-1.0 / terms.curvature)
@@ -245,15 +238,8 @@ def newton_step(F: np.ndarray, terms: LikelihoodTerms, keep: np.ndarray, threads
         st += F[sl]
         st *= keep[sl]
 
-    map_slabs(combine, _plane_slabs(step.shape), threads)
+    map_slabs(combine, slabs_of(step.shape), threads)
     return step.astype(np.complex64, copy=False)
-
-
-def _plane_slabs(shape) -> list:
-    """Slices along the first axis of about CHUNK_VOXELS elements each."""
-    per = max(1, int(np.prod(shape[1:])))
-    step = max(1, CHUNK_VOXELS // per)
-    return [slice(a, a + step) for a in range(0, shape[0], step)]
 
 
 def r_value(F_obs: np.ndarray, F_ml: np.ndarray, select: np.ndarray) -> float:

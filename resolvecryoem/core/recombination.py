@@ -236,9 +236,14 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None, threads: int = 1
     (least-squares scale onto the half-map average) and its error assumed no larger.
     """
     m = _Moments(shells, threads=threads, O1=O1, O2=O2, D1=D1, D2=D2)
-    # all ten moments of the four maps in one pass over them
+    # all the moments in one pass over the maps (ten of the four maps, five more with a
+    # full map)
+    full = [] if full_map is None else [("M", None), ("M", "O1"), ("M", "O2"), ("M", "D1"),
+                                        ("M", "D2")]
+    if full_map is not None:
+        m.maps["M"] = full_map
     m.need(("O1", None), ("O2", None), ("D1", None), ("D2", None), ("O1", "O2"), ("D1", "D2"),
-           ("O1", "D1"), ("O1", "D2"), ("O2", "D1"), ("O2", "D2"))
+           ("O1", "D1"), ("O1", "D2"), ("O2", "D1"), ("O2", "D2"), *full)
     var_s, trusted = _signal_variance(m, shells)
     a = 0.5 * (m("D1", "O2") + m("D2", "O1")) / var_s
     w1, w2 = _half_weights(m, 1, shells), _half_weights(m, 2, shells)
@@ -249,8 +254,6 @@ def recombine(O1, O2, D1, D2, shells: Shells, full_map=None, threads: int = 1
         var_o = 0.25 * (m("O1") + m("O2") + 2 * m("O1", "O2"))
         cov_od = 0.25 * (m("O1", "D1") + m("O1", "D2") + m("O2", "D1") + m("O2", "D2"))
     else:
-        m.maps["M"] = full_map
-        m.need(("M", None), ("M", "O1"), ("M", "O2"), ("M", "D1"), ("M", "D2"))
         k = 0.5 * (m("M", "O1") + m("M", "O2")) / np.maximum(m("M"), 1e-300)
         k = np.where(k > 0, k, 0.0)
         O = np.empty(full_map.shape, np.complex64)  # expand(k) full_map, slab by slab

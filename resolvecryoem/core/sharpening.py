@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fourier import Shells, frequencies
+from .fourier import Shells
 from .fsc import power
 from .parallel import map_slabs
 
@@ -88,7 +88,7 @@ def anisotropy_correction(F: np.ndarray, shells: Shells, resolution_A: float,
     which leaves the overall B unchanged.  The selection and the factor are made slab by slab
     on ``threads`` threads (no |s| grid or index of the whole spectrum).
     """
-    fz, fy, fx = frequencies(shells.shape, shells.voxel_size)
+    fz, fy, fx = shells.freq
     lo, hi = 1.0 / _B_FIT_LOW_RES_A, 1.0 / resolution_A
     per_row = int(np.prod(shells.index.shape[1:]))
 

@@ -148,9 +148,9 @@ def test_grid_position_refuses_nan():
 @pytest.mark.parametrize("threads", [1, 3])
 def test_newton_step_in_slabs_is_the_whole_map_formula(threads, monkeypatch):
     """(F - rfftn(s g') / <g''>) keep, slab by slab on 1 or 3 threads, bit for bit."""
-    import resolvecryoem.core.likelihood as lik
+    import resolvecryoem.core.fourier as fourier
     from resolvecryoem.core.likelihood import LikelihoodTerms, newton_step
-    monkeypatch.setattr(lik, "CHUNK_VOXELS", 300)  # slabs of 1 plane, some of 2
+    monkeypatch.setattr(fourier, "SLAB_COEFFICIENTS", 300)  # slabs of 1 plane, some of 2
     rng = np.random.default_rng(5)
     n = 14
     g1 = rng.standard_normal((n, n, n)).astype(np.float32)
