@@ -23,12 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.run import write_speed_pair  # noqa: E402
 from benchmarks.steps import step_parser, tracking_steps  # noqa: E402
 from resolvecryoem.core import pipeline  # noqa: E402
+from resolvecryoem.core.allocator import reuse_freed_memory  # noqa: E402
 from resolvecryoem.core.params import DensityModificationParams  # noqa: E402
 
 
 def main(argv=None):
     p = step_parser(__doc__)
     args = p.parse_args(argv)
+    reuse_freed_memory()  # as the command line: the peaks it would see
     work = Path(tempfile.mkdtemp(prefix="resolvecryoem-mem-"))
     try:
         paths = write_speed_pair(args.n, work)

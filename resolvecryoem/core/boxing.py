@@ -28,7 +28,7 @@ class Box:
     lower: np.ndarray
     upper: np.ndarray
     edge_weight: np.ndarray  # float32, boxed shape: 1 inside, cosine to 0 at cut faces
-    taper_vox: tuple = ()  # the soft edge's width per axis (voxels), as given to edge_weight
+    taper_vox: tuple  # the soft edge's width per axis (voxels), as given to edge_weight
 
     def to_dict(self) -> dict:
         """The box as recorded in the state and results.json (:meth:`from_dict` rebuilds it,

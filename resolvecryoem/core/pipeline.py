@@ -34,7 +34,8 @@ from .histograms import (DensityHistogram, added_noise_sd, density_histograms,
                          flat_histogram)
 from .likelihood import likelihood_terms, newton_step, r_value
 from .masking import (final_solvent_mask, flatten_solvent, local_rms, mask_from_file,
-                      noise_scale, normalise_noise, probabilistic_mask, signal_estimate)
+                      masked_rfft, noise_scale, normalise_noise, probabilistic_mask,
+                      signal_estimate)
 from .params import DM_RATIO_RANGE, DensityModificationParams
 from .recombination import half_weights, recombine
 from .local import local_weighting
@@ -482,8 +483,8 @@ def shared_noise(half_fsc, b1, b2, near_molecule, shells: Shells, threads: int =
     w = (1.0 - near_molecule).astype(np.float32)
     if float(w.sum()) < 0.01 * w.size:  # no solvent far from the molecule
         return {"solvent": float("nan"), "whole": whole, "shared": whole, "sigma": sigma}
-    F1 = rfft(b1 * w, threads)
-    F2 = rfft(b2 * w, threads)
+    F1 = masked_rfft(b1, w, threads)
+    F2 = masked_rfft(b2, w, threads)
     del w
     solvent = mean_outer(fsc(F1, F2, shells, threads))
     return {"solvent": solvent, "whole": whole, "shared": min(solvent, whole), "sigma": sigma}
@@ -599,6 +600,7 @@ def modify_half(state_dir, which: int, log=print) -> dict:
         lower = np.array(meta["box"]["lower"] if meta["box"] else [0, 0, 0])
         start_boxed = np.asarray(meta["input_start_A"]) + lower * np.asarray(meta["voxel_size"])
         rl(f"symmetry: {len(ops)} operators averaged in the molecule region")
+    sel = shells.s <= 1.0 / dm_resolution  # the shells the log's mean weights are over
     r_values = []
     o_moments = {}  # moments of O_i and O_j alone, the same in every cycle
     for cycle in range(1, params.cycles + 1):
@@ -624,7 +626,6 @@ def modify_half(state_dir, which: int, log=print) -> dict:
                 # (After the last cycle only D is kept: finish recombines.)
                 C = w.apply(O_i, D, shells, threads)
                 match_shell_rms(C, rms_i, shells, threads)
-            sel = shells.s <= 1.0 / dm_resolution
             rl(f"half map {which} cycle {cycle}: R-value {r:.3f}, mean weight of the "
                f"map-phasing coefficients {np.mean(w.w_d[sel]):.2f}, mean CC_ref "
                f"{np.mean(w.cc_ref[sel]):.3f}")
@@ -956,8 +957,8 @@ def _model_outputs_step(st: _FinishState, standard: _FinishState, written, tmp, 
         tmp.update(extra)
         v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
                              maps["denmod_half_map_1"], maps["denmod_half_map_2"],
-                             st.meta["voxel_size"], st.meta, st.params.threads,
-                             envelope=st.load("molecule_envelope"))
+                             st.meta["voxel_size"], st.meta, st.params.threads, st.shells,
+                             st.molecule_envelope)
         rl(f"model-free density modification (denmod_map_no_model.mrc, consult it for any "
            f"specific density): {v.whole.resolution_full_after:.2f} A whole box, "
            f"{v.inside.resolution_full_after:.2f} A inside the molecule")
@@ -1053,6 +1054,11 @@ class _FinishState:
     def load(self, name) -> np.ndarray:
         """One more array of the state directory."""
         return np.load(self.dir / f"{name}.npy")
+
+    @functools.cached_property
+    def molecule_envelope(self) -> np.ndarray:
+        """The assessment's molecular envelope, made by prepare (read once)."""
+        return self.load("molecule_envelope")
 
     @property
     def shape(self):
@@ -1316,7 +1322,7 @@ def _assessment_step(st: _FinishState, written, notes, rl) -> dict:
         v = verdict_from_run(written["original_half_map_1"], written["original_half_map_2"],
                              written["denmod_half_map_1"], written["denmod_half_map_2"],
                              st.meta["voxel_size"], st.meta, st.params.threads, st.shells,
-                             st.load("molecule_envelope"))  # made by prepare
+                             st.molecule_envelope)
         w, i = v.whole, v.inside
         d_before = st.meta["resolution"]["half_map_fsc"]
         rl(f"resolution before {d_before:.2f} A (half-map FSC 0.143); delivered map "
