@@ -108,9 +108,19 @@ def signal_estimate(F_average: np.ndarray, half_map_fsc: np.ndarray, shells: She
     ``overwrite``: F_average is a temporary the filter and transform may work in.
     """
     f = np.clip(np.asarray(half_map_fsc, dtype=np.float64), 0.0, 1.0)
-    G = F_average if overwrite else np.empty_like(F_average)
-    for sl, v in shells.expand_slabs(2.0 * f / (1.0 + f)):
-        np.multiply(F_average[sl], v, out=G[sl])
+    return filtered_map(F_average, 2.0 * f / (1.0 + f), shells, threads, overwrite)
+
+
+def filtered_map(F: np.ndarray, per_shell: np.ndarray, shells: Shells, threads: int = 1,
+                 overwrite: bool = False) -> np.ndarray:
+    """The map of spectrum ``F`` times a per-shell filter (:meth:`Shells.expand`), the product
+    made slab by slab on ``threads`` threads.  ``overwrite``: F is a temporary the filter and
+    the transform may work in."""
+    G = F if overwrite else np.empty_like(F)
+
+    def weigh(sl, work, v):
+        np.multiply(F[sl], v, out=G[sl])
+    shells.map_slabs(weigh, per_shell, threads=threads)
     return irfft(G, shells.shape, threads, overwrite=True)
 
 

@@ -300,17 +300,13 @@ def envelope_from_spectra(F1, F2, shells: Shells, resolution_A: float,
     """:func:`molecule_envelope` from the half maps' spectra (left unchanged), e.g. the
     transforms prepare has already; ``half_fsc``: fsc(F1, F2, shells) when known."""
     from .fsc import fsc_ref
-    from .masking import local_rms, probabilistic_mask
+    from .masking import filtered_map, local_rms, probabilistic_mask
     if half_fsc is None:
         half_fsc = fsc(F1, F2, shells, threads)
     avg = F1 + F2
     avg *= np.float32(0.5)
-
-    def weigh(sl, work, w):
-        avg[sl] *= w
-    shells.map_slabs(weigh, fsc_ref(half_fsc), threads=threads)
-    weighted = irfft(avg, shells.shape, threads, overwrite=True)
-    avg = None  # let go (not del: the closure above names it)
+    weighted = filtered_map(avg, fsc_ref(half_fsc), shells, threads, overwrite=True)
+    del avg
     return probabilistic_mask(local_rms(weighted, shells, 2.0 * resolution_A, threads,
                                         overwrite=True), solvent_fraction, overwrite=True,
                               threads=threads)
